@@ -1,0 +1,44 @@
+# Copyright: contributors to defender.endpoint
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the host-side executor (mde_host on Windows, mde_host_linux on Linux) from an action plugin.
+
+Internal use only: the interface may change without notice.
+
+One call is one remote execution: the round-trip budget (DESIGN.md) is counted in these calls.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+
+WINDOWS_EXECUTOR = "defender.endpoint.mde_host"
+LINUX_EXECUTOR = "defender.endpoint.mde_host_linux"
+
+# Service names of common third-party anti-malware products (R-14), looked for on Windows hosts.
+KNOWN_AV_SERVICES = (
+    "CSFalconService", "SentinelAgent", "McShield", "mfemms", "ekrn", "SAVService", "Sophos MCS Agent",
+    "ccSvcHst", "SepMasterService", "TmCCSF", "ntrtscan", "CylanceSvc", "CbDefense", "WRSVC", "AVP",
+    "klnagent", "bdredline", "EPSecurityService", "PanGPS", "CynetEPS", "Traps", "cyserver",
+)
+
+
+def is_windows(action) -> bool:
+    return getattr(action._connection._shell, "SHELL_FAMILY", "") == "powershell"
+
+
+def run(action, task_vars: dict, operation: str, **args) -> dict:
+    """Run one executor operation; return its result, or raise AnsibleActionFail with the host's message."""
+    module = WINDOWS_EXECUTOR if is_windows(action) else LINUX_EXECUTOR
+    module_args = dict(args, operation=operation)
+    if module == LINUX_EXECUTOR:
+        module_args.pop("av_services", None)
+    result = action._execute_module(module_name=module, module_args=module_args, task_vars=task_vars)
+    if result.get("failed"):
+        raise AnsibleActionFail(f"the {operation} step on the host failed: {result.get('msg', 'no message')}")
+    return result
+
+
+def probe(action, task_vars: dict, extra_av_services=()) -> dict:
+    """One remote execution that returns the host's facts."""
+    services = sorted(set(KNOWN_AV_SERVICES) | set(extra_av_services or ()))
+    return run(action, task_vars, "probe", av_services=services)["facts"]

@@ -1,0 +1,81 @@
+# Copyright: contributors to defender.endpoint
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read the executors' facts: is the host onboarded, to which org, in which antivirus mode.
+
+Internal use only: the interface may change without notice.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MD4WS = re.compile(r"^Microsoft Defender for (Windows Server|Endpoint)", re.IGNORECASE)
+_MMA = re.compile(r"^Microsoft Monitoring Agent", re.IGNORECASE)
+_RUNNING_MODES = {
+    "normal": "normal", "passive mode": "passive", "passive": "passive", "edr block mode": "edr_block",
+    "sxs passive mode": "sxs_passive", "not running": "not_running",
+}
+
+
+def _product(facts: dict, pattern) -> dict | None:
+    for product in facts.get("products") or []:
+        if pattern.match(str(product.get("name") or "")):
+            return product
+    return None
+
+
+def md4ws_product(facts: dict) -> dict | None:
+    """The installed unified-solution product (md4ws.msi), if any."""
+    return _product(facts, _MD4WS)
+
+
+def mma_product(facts: dict) -> dict | None:
+    return _product(facts, _MMA)
+
+
+def _service_state(facts: dict, name: str) -> str | None:
+    service = (facts.get("services") or {}).get(name)
+    return service.get("state") if service else None
+
+
+def windows_onboarded(facts: dict) -> bool:
+    """Status\\OnboardingState=1 and a running sensor: Sense, or MsSenseS.exe under the MMA (downlevel)."""
+    mde = facts.get("mde") or {}
+    sensor = _service_state(facts, "Sense") == "running" or bool(mde.get("mssense_process_running"))
+    return mde.get("onboarding_state") == 1 and sensor
+
+
+def _health(facts: dict) -> dict:
+    return (facts.get("mdatp") or {}).get("health") or {}
+
+
+def org_id(facts: dict) -> str | None:
+    if facts.get("platform") == "linux":
+        value = _health(facts).get("org_id")
+        if value and value != "unavailable":
+            return str(value).lower()
+        return None
+    mde = facts.get("mde") or {}
+    value = mde.get("status_org_id") or mde.get("onboarding_info_org_id")
+    return str(value).lower() if value else None
+
+
+def onboarded(facts: dict) -> bool:
+    if facts.get("platform") == "linux":
+        return bool(_health(facts).get("licensed")) and org_id(facts) is not None
+    return windows_onboarded(facts)
+
+
+def av_running_mode(facts: dict) -> str | None:
+    """normal | passive | edr_block | sxs_passive | not_running, or None when unknown."""
+    if facts.get("platform") == "linux":
+        health = _health(facts)
+        if not health:
+            return None
+        if health.get("passive_mode_enabled"):
+            return "passive"
+        return "normal" if health.get("real_time_protection_enabled") else "on_demand"
+    mode = (facts.get("defender") or {}).get("am_running_mode")
+    if mode is None:
+        return None
+    return _RUNNING_MODES.get(str(mode).strip().lower(), str(mode))

@@ -1,0 +1,194 @@
+# Copyright: contributors to defender.endpoint
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read Defender for Endpoint onboarding and offboarding packages on the controller.
+
+Internal use only: the interface may change without notice.
+
+Accepted inputs (REFERENCE sections 1, 2 and 6):
+
+* Windows: ``WindowsDefenderATPOnboardingScript.cmd`` (the non-interactive Group Policy /
+  Configuration Manager script), the portal's ``WindowsDefenderATPOnboardingPackage.zip``,
+  ``WindowsDefenderATPOffboardingScript_valid_until_YYYY-MM-DD.cmd`` (or its zip).
+* Linux: ``MicrosoftDefenderATPOnboardingLinuxServer.py``, ``mdatp_onboard.json``,
+  ``MicrosoftDefenderATPOffboardingLinuxServer_valid_until_YYYY-MM-DD.py``, ``mdatp_offboard.json``
+  (or their zip).
+
+Every package carries the same signed blob: ``{"body": "<json>", "sig": ..., "sha256sig": ..., "cert": ...,
+"chain": [...]}``, escaped to a depth that depends on the container.  The blob is found by unescaping one
+level at a time, never by assuming a depth.  Only the body's public fields are kept; the signature, the
+certificate chain and the raw text are never part of what :func:`PackageInfo.summary` returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import io
+import json
+import os
+import re
+import zipfile
+
+_FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
+_VALID_UNTIL = re.compile(r"valid_until_(\d{4}-\d{2}-\d{2})", re.IGNORECASE)
+_ONE_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_MAX_DEPTH = 8
+_MAX_SIZE = 16 * 1024 * 1024
+_INTERACTIVE = re.compile(r"^\s*(pause|set\s+/p\b)", re.IGNORECASE | re.MULTILINE)
+
+
+class PackageError(ValueError):
+    """A package that cannot be used, with one sentence saying why and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageInfo:
+    kind: str                  # onboarding | offboarding
+    platform: str              # windows | linux
+    container: str             # cmd | py | json | zip
+    member: str | None         # file used inside a zip
+    org_id: str
+    org_ids: tuple = ()
+    geo_location_url: str | None = None
+    datacenter: str | None = None
+    vortex_geo_location: str | None = None
+    version: str | None = None
+    package_guid: str | None = None
+    expires: datetime.datetime | None = None
+    sha256: str = ""
+    path: str = ""
+
+    @property
+    def expired(self) -> bool:
+        return self.expires is not None and self.expires <= datetime.datetime.now(datetime.timezone.utc)
+
+    def summary(self) -> dict:
+        """Public facts of the package, safe to show in results and reports (no signature, no blob)."""
+        return {
+            "kind": self.kind, "platform": self.platform, "container": self.container, "member": self.member,
+            "org_id": self.org_id, "geo_location_url": self.geo_location_url, "datacenter": self.datacenter,
+            "vortex_geo_location": self.vortex_geo_location, "version": self.version,
+            "package_guid": self.package_guid, "sha256": self.sha256, "path": self.path,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
+
+
+def filetime_to_datetime(ticks: int) -> datetime.datetime:
+    """A Windows FILETIME (100 ns ticks since 1601-01-01 UTC) as an aware datetime."""
+    return _FILETIME_EPOCH + datetime.timedelta(microseconds=int(ticks) // 10)
+
+
+def _find_blob(text: str) -> tuple[dict, dict] | None:
+    """Return (outer blob, parsed body) from text holding the signed blob at any escaping depth."""
+    decoder = json.JSONDecoder()
+    for _depth in range(_MAX_DEPTH):
+        for match in re.finditer(r'\{\s*"body"\s*:', text):
+            try:
+                outer, _end = decoder.raw_decode(text, match.start())
+            except ValueError:
+                continue
+            body = outer.get("body") if isinstance(outer, dict) else None
+            if isinstance(body, str):
+                try:
+                    body = json.loads(body)
+                except ValueError:
+                    continue
+            if isinstance(body, dict):
+                return outer, body
+        unescaped = _ONE_ESCAPE.sub(r"\1", text)
+        if unescaped == text:
+            break
+        text = unescaped
+    return None
+
+
+def _platform_of(name: str) -> str | None:
+    lower = name.lower()
+    if lower.endswith(".cmd"):
+        return "windows"
+    if lower.endswith((".py", ".json")):
+        return "linux"
+    return None
+
+
+def _pick_member(archive: zipfile.ZipFile, source: str) -> str:
+    names = [n for n in archive.namelist() if _platform_of(n) and not n.endswith("/")]
+    if not names:
+        raise PackageError(f"{source} holds no onboarding or offboarding script (.cmd, .py or .json); "
+                           "download the package again from the Defender portal.")
+    names.sort(key=lambda n: (n.count("/"), "optionalparams" in n.lower(), n))
+    return names[0]
+
+
+def _read(path: str) -> tuple[str, str, str | None, str, bytes]:
+    """Return (text, container, member, platform, raw bytes) of a package file or zip."""
+    if not os.path.isfile(path):
+        raise PackageError(f"package {path} does not exist on the controller.")
+    if os.path.getsize(path) > _MAX_SIZE:
+        raise PackageError(f"package {path} is larger than 16 MiB; it is not a Defender for Endpoint package.")
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    name = os.path.basename(path)
+    if name.lower().endswith(".zip") or raw[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                member = _pick_member(archive, name)
+                data = archive.read(member)
+        except (zipfile.BadZipFile, EOFError) as exc:
+            raise PackageError(f"package {path} is not a readable zip archive ({exc}); download it again.") from exc
+        return data.decode("utf-8", "replace"), "zip", member, _platform_of(member), raw
+    platform = _platform_of(name)
+    if platform is None:
+        raise PackageError(f"package {path} is neither .cmd, .py, .json nor .zip; give the file the Defender "
+                           "portal produced.")
+    return raw.decode("utf-8", "replace"), name.rsplit(".", 1)[-1].lower(), None, platform, raw
+
+
+def _expiry(body: dict, name: str) -> datetime.datetime | None:
+    if body.get("expirationTimestamp") is not None:
+        try:
+            return filetime_to_datetime(int(body["expirationTimestamp"]))
+        except (TypeError, ValueError):
+            pass
+    match = _VALID_UNTIL.search(name)
+    if match:
+        day = datetime.date.fromisoformat(match.group(1))
+        return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc) + datetime.timedelta(days=1)
+    return None
+
+
+def parse_package(path: str, expect_kind: str | None = None, expect_platform: str | None = None) -> PackageInfo:
+    """Parse a package file; raise :class:`PackageError` with one clear sentence when it cannot be used."""
+    text, container, member, platform, raw = _read(path)
+    shown = f"{path}" + (f" ({member})" if member else "")
+    if platform == "windows" and _INTERACTIVE.search(text):
+        raise PackageError(f"{shown} is the interactive 'Local Script' package: it prompts and pauses, so it cannot "
+                           "run unattended; download the 'Group Policy' deployment package from the Defender portal.")
+    found = _find_blob(text)
+    if found is None:
+        raise PackageError(f"{shown} holds no signed onboarding or offboarding blob; it is not a Defender for "
+                           "Endpoint package or it was edited; download it again.")
+    _outer, body = found
+    org_id = body.get("orgId")
+    if not isinstance(org_id, str) or not org_id:
+        raise PackageError(f"{shown} has a blob without an orgId; download the package again.")
+    # The onboarding script also names the offboarding value (it deletes it), so decide from the body alone.
+    kind = "offboarding" if ("expirationTimestamp" in body or "orgIds" in body) else "onboarding"
+    info = PackageInfo(
+        kind=kind, platform=platform, container=container, member=member, org_id=org_id.lower(),
+        org_ids=tuple(str(o).lower() for o in body.get("orgIds") or body.get("previousOrgIds") or []),
+        geo_location_url=body.get("geoLocationUrl"), datacenter=body.get("datacenter"),
+        vortex_geo_location=body.get("vortexGeoLocation"), version=str(body["version"]) if "version" in body else None,
+        package_guid=body.get("packageGuid"), expires=_expiry(body, member or os.path.basename(path)) if kind == "offboarding" else None,
+        sha256=hashlib.sha256(raw).hexdigest(), path=path,
+    )
+    if expect_platform and info.platform != expect_platform:
+        raise PackageError(f"{shown} is a {info.platform} {info.kind} package, but this host runs {expect_platform}; "
+                           f"give the {expect_platform} package of the same tenant.")
+    if expect_kind and info.kind != expect_kind:
+        raise PackageError(f"{shown} is an {info.kind} package where an {expect_kind} package is needed.")
+    if info.kind == "offboarding" and info.expired:
+        raise PackageError(f"{shown} expired on {info.expires:%Y-%m-%d %H:%M} UTC; offboarding packages are valid "
+                           "for seven days: download a new one from the Defender portal.")
+    return info

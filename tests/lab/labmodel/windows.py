@@ -1,0 +1,95 @@
+"""What a Windows host answers to the executor's probe, from its modeled state (REFERENCE sections 3 to 5)."""
+
+from __future__ import annotations
+
+MD4WS_NAME = "Microsoft Defender for Endpoint"
+MMA_NAME = "Microsoft Monitoring Agent"
+
+
+def _service(state_name: str, start: str = "auto") -> dict:
+    return {"state": state_name, "start_type": start}
+
+
+def sense_present(state: dict) -> bool:
+    return bool(state["sense_builtin"] or state["md4ws"]["installed"])
+
+
+def defender_present(state: dict) -> bool:
+    # 2012 R2 gains Defender AV from md4ws.msi; 2016+ and 8.1 ship it (REFERENCE section 4).
+    return bool(state["defender"]["present"] or state["md4ws"]["installed"])
+
+
+def sensor_running(state: dict) -> bool:
+    if not state["onboarded_org"] or state["offboarding_value"]:
+        return False
+    return sense_present(state) or state["mma"]["installed"]
+
+
+def running_mode(state: dict) -> str | None:
+    if not defender_present(state):
+        return None
+    if not state["defender"]["enabled"]:
+        return "Not running"
+    # R-30: passive only through the policy value, and only confirmed once Sense runs.
+    if state["passive_mode"] == 1 and sensor_running(state) and sense_present(state):
+        return "Passive Mode"
+    return "Normal"
+
+
+def probe(state: dict, av_services: list[str]) -> dict:
+    defender = state["defender"]
+    services = {"Sense": None, "WinDefend": None, "WdNisSvc": None, "HealthService": None}
+    if sense_present(state):
+        services["Sense"] = _service("running" if sensor_running(state) else "stopped",
+                                     "auto" if sensor_running(state) else "manual")
+    if defender_present(state):
+        on = defender["enabled"]
+        services["WinDefend"] = _service("running" if on else "stopped", "auto" if on else "disabled")
+        services["WdNisSvc"] = _service("running" if on else "stopped", "manual")
+    if state["mma"]["installed"]:
+        services["HealthService"] = _service("running")
+    facts_defender = {"feature_installed": defender["feature_installed"],
+                      "disable_antispyware_policy": defender["disable_antispyware_policy"]}
+    if defender_present(state):
+        facts_defender.update({
+            "am_running_mode": running_mode(state), "am_product_version": defender["platform_version"],
+            "am_service_enabled": defender["enabled"], "antivirus_enabled": defender["enabled"],
+            "real_time_protection_enabled": defender["enabled"] and running_mode(state) == "Normal",
+            "is_tamper_protected": defender["tamper_protected"],
+        })
+    onboarded = sensor_running(state)
+    products = []
+    if state["md4ws"]["installed"]:
+        products.append({"name": MD4WS_NAME, "version": state["md4ws"]["version"],
+                         "product_code": "{6C1C3A4F-8E0B-4F5A-9D2E-3B7A1C0D2E4F}"})
+    if state["mma"]["installed"]:
+        products.append({"name": MMA_NAME, "version": state["mma"]["version"],
+                         "product_code": "{88EE688B-31C6-4B90-90DF-FBB345223F94}"})
+    return {
+        "platform": "windows",
+        "os": dict(state["os"]),
+        "hotfixes": list(state["hotfixes"]),
+        "dotnet_release": state["dotnet_release"],
+        "ucrt_version": "10.0.14393.2990" if state["ucrt"] else None,
+        "tdh_version": state["tdh_version"],
+        "services": services,
+        "defender": facts_defender,
+        "mde": {
+            "onboarding_info_org_id": None if state["offboarding_value"] else state["onboarded_org"],
+            "offboarding_value_present": bool(state["offboarding_value"]),
+            "force_passive_mode": state["passive_mode"],
+            "onboarding_state": 1 if onboarded else (0 if state["offboarding_value"] else None),
+            "status_org_id": state["onboarded_org"],
+            "sense_start": (2 if onboarded else 3) if sense_present(state) else None,
+            "telemetry_proxy_server": state["telemetry_proxy"],
+            "mssense_process_running": onboarded and not sense_present(state),
+        },
+        "products": products,
+        "mma": {"installed": state["mma"]["installed"], "proxy_supported": True if state["mma"]["installed"] else None,
+                "workspaces": [{"workspace_id": w["id"], "connection_status": "Connected"}
+                               for w in state["mma"]["workspaces"]]},
+        "third_party_av": [name for name in av_services if name in state["third_party_av"]],
+        "pending_reboot": state["pending_reboot"],
+        "free_disk_mb": state["free_disk_mb"],
+        "powershell_version": "5.1.17763.1",
+    }

@@ -1,0 +1,186 @@
+"""Generate Defender for Endpoint packages in their real formats, with fake tenants and fake signatures.
+
+Test-only.  The layouts follow REFERENCE sections 1, 2 and 6: the Group Policy onboarding script,
+the interactive 'Local Script', the offboarding script with its FILETIME expiry, the Linux onboarding
+and offboarding scripts, mdatp_onboard.json, and the portal's zip archives.  No real tenant's package
+is ever used: org ids are made up and signatures are random bytes.
+
+Run ``python package_factory.py DIR`` to write a full set into DIR.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import os
+import sys
+import zipfile
+
+FAKE_ORG = "00000000-1111-4222-8333-444444444444"
+OTHER_ORG = "99999999-8888-4777-8666-555555555555"
+OFFBOARDING_VALUE = "696C1FA1-4030-4FA4-8713-FAF9B2EA7C0A"
+POLICY_KEY = r"HKLM\SOFTWARE\Policies\Microsoft\Windows Advanced Threat Protection"
+_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def fake_signature(seed: str) -> str:
+    """A stable, fake base64 'signature' (the secret part of a blob; tests grep output for it)."""
+    return base64.b64encode(hashlib.sha512(f"sig:{seed}".encode()).digest() * 3).decode()
+
+
+def _blob(body: dict, seed: str) -> str:
+    return json.dumps({
+        "body": json.dumps(body, separators=(",", ":")),
+        "sig": fake_signature(seed), "sha256sig": fake_signature(seed + "256"),
+        "cert": fake_signature(seed + "cert"), "chain": [fake_signature(seed + "c1"), fake_signature(seed + "c2")],
+    }, separators=(",", ":"))
+
+
+def onboarding_body(org_id: str = FAKE_ORG, linux: bool = False) -> dict:
+    body = {"previousOrgIds": [], "orgId": org_id, "geoLocationUrl": "https://winatp-gw-weu.microsoft.com/",
+            "datacenter": "WestEurope", "vortexGeoLocation": "EU", "version": "2.01",
+            "packageGuid": "7d7f3e9a-1b2c-4d5e-8f90-a1b2c3d4e5f6"}
+    if linux:
+        body["deviceType"] = "Server"
+    return body
+
+
+def filetime(when: datetime.datetime) -> int:
+    return int((when - _EPOCH).total_seconds() * 10_000_000)
+
+
+def offboarding_body(org_id: str, expires: datetime.datetime) -> dict:
+    return {"orgIds": [org_id], "orgId": org_id, "expirationTimestamp": filetime(expires), "version": "1.4"}
+
+
+def cmd_escape(text: str) -> str:
+    """Escape a JSON text the way the portal's .cmd scripts carry it after /d."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def onboarding_cmd(org_id: str = FAKE_ORG, interactive: bool = False) -> str:
+    blob = _blob(onboarding_body(org_id), org_id)
+    lines = [
+        "@echo off", "", "echo Starting Microsoft Defender for Endpoint onboarding process...", "echo.",
+        "set errorCode=0", "set lastError=0",
+    ]
+    if interactive:
+        lines += ['set /p shouldContinue= "Press (Y) to confirm and continue or (N) to cancel and exit: "',
+                  'IF /I "%shouldContinue%"=="N" (', "\tGOTO CLEANUP", ")"]
+    lines += [
+        "net session >NUL 2>&1", "if %ERRORLEVEL% NEQ 0 (", "\tset errorCode=65", "\tGOTO ERROR", ")",
+        f'REG DELETE "{POLICY_KEY}" /v {OFFBOARDING_VALUE} /f >NUL 2>&1',
+        f'REG add "{POLICY_KEY}" /v OnboardingInfo /t REG_SZ /f /d "{cmd_escape(blob)}" >NUL 2>&1',
+        "if %ERRORLEVEL% NEQ 0 (", "\tset errorCode=10", "\tGOTO ERROR", ")",
+    ]
+    if interactive:
+        lines += [f'REG add "{POLICY_KEY}" /v latency /t REG_SZ /f /d "Demo" >NUL 2>&1']
+    lines += [":SUCCEEDED", "echo Successfully onboarded machine to Microsoft Defender for Endpoint", "GOTO EXIT",
+              ":ERROR", "echo Onboarding failed with error %errorCode%", ":EXIT"]
+    if interactive:
+        lines.append("pause")
+    lines.append("exit /b %errorCode%")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def offboarding_cmd(org_id: str, expires: datetime.datetime) -> str:
+    blob = _blob(offboarding_body(org_id, expires), org_id + "off")
+    lines = [
+        "@echo off", "echo Starting Microsoft Defender for Endpoint offboarding process...",
+        f'REG DELETE "{POLICY_KEY}" /v OnboardingInfo /f >NUL 2>&1',
+        f'REG add "{POLICY_KEY}" /v {OFFBOARDING_VALUE} /t REG_SZ /f /d "{cmd_escape(blob)}" >NUL 2>&1',
+        "if %ERRORLEVEL% NEQ 0 (", "\tset errorCode=10", "\tGOTO ERROR", ")",
+        "echo Successfully offboarded machine from Microsoft Defender for Endpoint", "exit /b 0",
+        ":ERROR", "exit /b %errorCode%",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def mdatp_json(org_id: str = FAKE_ORG, offboarding_expires: datetime.datetime | None = None) -> str:
+    if offboarding_expires is None:
+        return json.dumps({"onboardingInfo": _blob(onboarding_body(org_id, linux=True), org_id + "linux")}, indent=2)
+    return json.dumps({"offboardingInfo": _blob(offboarding_body(org_id, offboarding_expires), org_id + "loff")},
+                      indent=2)
+
+
+def linux_script(org_id: str = FAKE_ORG, offboarding_expires: datetime.datetime | None = None) -> str:
+    document = mdatp_json(org_id, offboarding_expires)
+    target = "mdatp_offboard.json" if offboarding_expires else "mdatp_onboard.json"
+    literal = document.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return (
+        "#! /usr/bin/env python3\n"
+        "from __future__ import print_function\n"
+        "import os, sys\n\n"
+        f'TARGET = "/etc/opt/microsoft/mdatp/{target}"\n\n'
+        f'CONTENT = """{literal}"""\n\n'
+        "def main():\n"
+        "    if os.geteuid() != 0:\n"
+        "        print('This script must be run as root'); sys.exit(1)\n"
+        "    os.makedirs(os.path.dirname(TARGET), exist_ok=True)\n"
+        "    with open(TARGET, 'w') as handle:\n"
+        "        handle.write(CONTENT)\n\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n"
+    )
+
+
+def write_zip(path: str, members: dict[str, str]) -> str:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return path
+
+
+def write_set(directory: str, now: datetime.datetime | None = None) -> dict[str, str]:
+    """Write every kind of package into directory; return {label: path}."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    valid = now + datetime.timedelta(days=7)
+    expired = now - datetime.timedelta(days=3)
+    os.makedirs(directory, exist_ok=True)
+    files = {
+        "win_onboard_cmd": ("WindowsDefenderATPOnboardingScript.cmd", onboarding_cmd()),
+        "win_onboard_other_org_cmd": ("other-org/WindowsDefenderATPOnboardingScript.cmd", onboarding_cmd(OTHER_ORG)),
+        "win_local_script_cmd": ("local/WindowsDefenderATPLocalOnboardingScript.cmd", onboarding_cmd(interactive=True)),
+        "win_offboard_cmd": (f"WindowsDefenderATPOffboardingScript_valid_until_{valid:%Y-%m-%d}.cmd",
+                             offboarding_cmd(FAKE_ORG, valid)),
+        "win_offboard_expired_cmd": (f"WindowsDefenderATPOffboardingScript_valid_until_{expired:%Y-%m-%d}.cmd",
+                                     offboarding_cmd(FAKE_ORG, expired)),
+        "linux_onboard_py": ("MicrosoftDefenderATPOnboardingLinuxServer.py", linux_script()),
+        "linux_onboard_json": ("mdatp_onboard.json", mdatp_json()),
+        "linux_offboard_py": (f"MicrosoftDefenderATPOffboardingLinuxServer_valid_until_{valid:%Y-%m-%d}.py",
+                              linux_script(offboarding_expires=valid)),
+        "linux_offboard_expired_py": (
+            f"MicrosoftDefenderATPOffboardingLinuxServer_valid_until_{expired:%Y-%m-%d}.py",
+            linux_script(offboarding_expires=expired)),
+        "no_blob_cmd": ("broken/WindowsDefenderATPOnboardingScript.cmd", "@echo off\r\necho nothing here\r\n"),
+    }
+    paths = {}
+    for label, (name, text) in files.items():
+        path = os.path.join(directory, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", newline="") as handle:
+            handle.write(text)
+        paths[label] = path
+    paths["win_onboard_zip"] = write_zip(os.path.join(directory, "WindowsDefenderATPOnboardingPackage.zip"), {
+        "WindowsDefenderATPOnboardingScript.cmd": files["win_onboard_cmd"][1],
+        "OptionalParamsPolicy/AtpConfiguration.admx": "<policyDefinitions/>",
+    })
+    paths["linux_onboard_zip"] = write_zip(os.path.join(directory, "linux", "WindowsDefenderATPOnboardingPackage.zip"), {
+        "MicrosoftDefenderATPOnboardingLinuxServer.py": files["linux_onboard_py"][1],
+    })
+    corrupt = os.path.join(directory, "corrupt", "WindowsDefenderATPOnboardingPackage.zip")
+    os.makedirs(os.path.dirname(corrupt), exist_ok=True)
+    with open(paths["win_onboard_zip"], "rb") as handle:
+        data = handle.read()
+    with open(corrupt, "wb") as handle:
+        handle.write(data[: len(data) // 2])
+    paths["corrupt_zip"] = corrupt
+    return paths
+
+
+if __name__ == "__main__":
+    for key, value in sorted(write_set(sys.argv[1] if len(sys.argv) > 1 else "packages").items()):
+        print(f"{key}: {value}")
