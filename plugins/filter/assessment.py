@@ -44,9 +44,10 @@ _value:
 
 
 def _row(result):
-    if not result:
+    if not result or result.get("unreachable"):
         return {"status": "unreachable", "generation": None, "ready": False, "onboarded": False, "org_id": None,
-                "av_running_mode": None, "missing_prerequisites": [], "reason": "host did not answer"}
+                "av_running_mode": None, "missing_prerequisites": [],
+                "reason": (result or {}).get("msg") or "host did not answer"}
     if result.get("failed"):
         return {"status": "failed", "generation": result.get("generation"), "ready": False, "onboarded": False,
                 "org_id": None, "av_running_mode": None, "missing_prerequisites": [],

@@ -1,0 +1,89 @@
+"""Shared pytest set-up: import the collection from the checkout's collection tree, and run playbooks on the lab."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+COLLECTIONS = ROOT / ".build" / "collections"
+LAB = ROOT / "tests" / "lab"
+sys.path.insert(0, str(COLLECTIONS))
+sys.path.insert(0, str(LAB))
+
+import package_factory  # noqa: E402  pylint: disable=wrong-import-position
+
+
+@pytest.fixture(scope="session")
+def packages(tmp_path_factory):
+    """Every kind of package, freshly generated (valid offboarding packages expire, so none is committed)."""
+    return package_factory.write_set(str(tmp_path_factory.mktemp("packages")))
+
+
+class Lab:
+    """Runs ansible-playbook against the simulated lab with its own state folder."""
+
+    def __init__(self, state_dir: pathlib.Path, venv: pathlib.Path = ROOT / ".venv"):
+        self.state_dir = state_dir
+        self.venv = venv
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "ANSIBLE_CONNECTION_PLUGINS": str(LAB / "connection_plugins"),
+            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "MDE_LAB_STATE_DIR": str(self.state_dir),
+            "PATH": f"{self.venv / 'bin'}:{env.get('PATH', '')}",
+        })
+        env.update(extra)
+        return env
+
+    def playbook(self, playbook, *args, inventory=LAB / "inventory.yml", check_rc=None, **env):
+        cmd = [str(self.venv / "bin" / "ansible-playbook"), "-i", str(inventory), str(playbook), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(**env), cwd=str(ROOT), timeout=600)
+        if check_rc is not None:
+            assert proc.returncode == check_rc, proc.stdout[-4000:] + proc.stderr[-4000:]
+        return proc
+
+    def calls(self, host):
+        path = self.state_dir / host / "calls.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    def state_bytes(self, host):
+        path = self.state_dir / host / "state.json"
+        return path.read_bytes() if path.exists() else None
+
+
+@pytest.fixture
+def lab(tmp_path):
+    return Lab(tmp_path / "lab-state")
+
+
+def write_inventory(path: pathlib.Path, hosts: dict) -> pathlib.Path:
+    """Write a lab inventory: {name: {profile, state?, faults?}}."""
+    windows, linux = {}, {}
+    sys.path.insert(0, str(LAB))
+    from labmodel import profiles  # pylint: disable=import-outside-toplevel
+
+    for name, spec in hosts.items():
+        hostvars = {"mde_lab_profile": spec["profile"]}
+        if spec.get("state"):
+            hostvars["mde_lab_state"] = spec["state"]
+        if spec.get("faults"):
+            hostvars["mde_lab_faults"] = spec["faults"]
+        (windows if profiles.PROFILES[spec["profile"]]["platform"] == "windows" else linux)[name] = hostvars
+    inventory = {"all": {"children": {
+        "lab_windows": {"vars": {"ansible_connection": "mde_lab", "ansible_shell_type": "powershell"}, "hosts": windows},
+        "lab_linux": {"vars": {"ansible_connection": "mde_lab", "ansible_shell_type": "sh",
+                               "ansible_python_interpreter": "/usr/bin/python3"}, "hosts": linux},
+    }}}
+    path.write_text(json.dumps(inventory))
+    return path

@@ -1,0 +1,106 @@
+"""Package parsing on the controller (REFERENCE sections 1, 2, 6; SPEC R-21, R-60)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+import package_factory
+from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import (
+    PackageError, filetime_to_datetime, parse_package)
+
+ORG = package_factory.FAKE_ORG
+
+
+@pytest.mark.parametrize("label, kind, platform, container", [
+    ("win_onboard_cmd", "onboarding", "windows", "cmd"),
+    ("win_onboard_zip", "onboarding", "windows", "zip"),
+    ("win_offboard_cmd", "offboarding", "windows", "cmd"),
+    ("linux_onboard_py", "onboarding", "linux", "py"),
+    ("linux_onboard_json", "onboarding", "linux", "json"),
+    ("linux_onboard_zip", "onboarding", "linux", "zip"),
+    ("linux_offboard_py", "offboarding", "linux", "py"),
+])
+def test_reads_every_real_format(packages, label, kind, platform, container):
+    info = parse_package(packages[label])
+    assert (info.kind, info.platform, info.container, info.org_id) == (kind, platform, container, ORG)
+
+
+def test_onboarding_body_fields(packages):
+    info = parse_package(packages["win_onboard_zip"])
+    assert info.member == "WindowsDefenderATPOnboardingScript.cmd"
+    assert info.datacenter == "WestEurope"
+    assert info.geo_location_url == "https://winatp-gw-weu.microsoft.com/"
+    assert info.version == "2.01" and info.package_guid and info.expires is None
+
+
+def test_other_org_is_read_as_other_org(packages):
+    assert parse_package(packages["win_onboard_other_org_cmd"]).org_id == package_factory.OTHER_ORG
+
+
+def test_summary_never_holds_the_signature(packages):
+    for label in ("win_onboard_cmd", "linux_onboard_py", "win_offboard_cmd"):
+        text = repr(parse_package(packages[label]).summary()) + repr(parse_package(packages[label]))
+        assert package_factory.fake_signature(ORG) not in text
+        assert "sig" not in parse_package(packages[label]).summary()
+
+
+def test_offboarding_expiry_from_filetime(packages):
+    info = parse_package(packages["win_offboard_cmd"])
+    days = (info.expires - datetime.datetime.now(datetime.timezone.utc)).days
+    assert 6 <= days <= 7 and not info.expired
+
+
+def test_filetime_epoch():
+    # 133108473269484019 is the example of REFERENCE section 2: 2022-10-21.
+    assert filetime_to_datetime(133108473269484019).date() == datetime.date(2022, 10, 21)
+
+
+def test_offboarding_expiry_from_file_name_when_body_lacks_it(tmp_path):
+    path = tmp_path / "WindowsDefenderATPOffboardingScript_valid_until_2020-01-02.cmd"
+    body_without_expiry = package_factory.offboarding_cmd(ORG, datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc))
+    path.write_text(body_without_expiry.replace("expirationTimestamp", "noTimestamp"))
+    with pytest.raises(PackageError, match="expired on 2020-01-03"):
+        parse_package(str(path))
+
+
+@pytest.mark.parametrize("label, expect_kind, expect_platform, message", [
+    ("win_local_script_cmd", None, None, "interactive 'Local Script'"),
+    ("linux_onboard_py", "onboarding", "windows", "is a linux onboarding package, but this host runs windows"),
+    ("win_onboard_cmd", "onboarding", "linux", "is a windows onboarding package, but this host runs linux"),
+    ("win_offboard_cmd", "onboarding", "windows", "is an offboarding package where an onboarding package is needed"),
+    ("win_offboard_expired_cmd", None, None, "expired on"),
+    ("linux_offboard_expired_py", None, None, "expired on"),
+    ("corrupt_zip", None, None, "not a readable zip archive"),
+    ("no_blob_cmd", None, None, "holds no signed onboarding or offboarding blob"),
+])
+def test_refusals(packages, label, expect_kind, expect_platform, message):
+    with pytest.raises(PackageError, match=message):
+        parse_package(packages[label], expect_kind=expect_kind, expect_platform=expect_platform)
+
+
+def test_missing_file_and_wrong_extension(tmp_path):
+    with pytest.raises(PackageError, match="does not exist"):
+        parse_package(str(tmp_path / "nope.cmd"))
+    other = tmp_path / "package.txt"
+    other.write_text("hello")
+    with pytest.raises(PackageError, match="neither .cmd, .py, .json nor .zip"):
+        parse_package(str(other))
+
+
+def test_zip_without_script(tmp_path):
+    path = package_factory.write_zip(str(tmp_path / "WindowsDefenderATPOnboardingPackage.zip"), {"readme.txt": "x"})
+    with pytest.raises(PackageError, match="holds no onboarding or offboarding script"):
+        parse_package(path)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_any_escaping_depth(tmp_path, depth):
+    """The value after /d may be escaped more than once: parse it without assuming the depth."""
+    blob = package_factory._blob(package_factory.onboarding_body(), "x")  # pylint: disable=protected-access
+    for _ in range(depth):
+        blob = package_factory.cmd_escape(blob)
+    path = tmp_path / "WindowsDefenderATPOnboardingScript.cmd"
+    path.write_text(f'reg add "HKLM\\X" /v OnboardingInfo /t REG_SZ /f /d "{blob}"\r\n')
+    assert parse_package(str(path)).org_id == ORG
