@@ -15,7 +15,7 @@ description:
     its interface may change without notice.
   - O(operation=probe) reads, in one remote execution, every fact the controller needs to decide a
     host's path to Defender for Endpoint, and changes nothing.
-  - It takes no decision: generation, prerequisites and plans are computed on the controller.
+  - It takes no decision. Generation, prerequisites and plans are computed on the controller.
 options:
   operation:
     description: What to do.
@@ -29,13 +29,17 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: windows
 author:
-  - defender.endpoint maintainers
+  - defender.endpoint maintainers (@defender-endpoint)
 """
 
 EXAMPLES = r"""

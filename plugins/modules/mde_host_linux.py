@@ -26,13 +26,17 @@ options:
     choices: [probe]
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 author:
-  - defender.endpoint maintainers
+  - defender.endpoint maintainers (@defender-endpoint)
 """
 
 EXAMPLES = r"""

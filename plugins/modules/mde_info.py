@@ -40,15 +40,21 @@ options:
     default: []
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   async:
+    description: Supports being used with the C(async) keyword.
     support: none
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module never changes the host.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: [windows, posix]
 notes:
   - Windows hosts need Windows PowerShell 5.1 (WMF 5.1 on Windows 7 SP1, 8.1 and 2008 R2 SP1), as Ansible does.
@@ -58,7 +64,7 @@ seealso:
   - module: defender.endpoint.mde_host
   - module: defender.endpoint.mde_host_linux
 author:
-  - defender.endpoint maintainers
+  - defender.endpoint maintainers (@defender-endpoint)
 """
 
 EXAMPLES = r"""
@@ -136,7 +142,12 @@ missing_prerequisites:
     spec:
       description: The SPEC requirement it comes from.
       type: str
-  sample: [{"id": "KB3080149", "requirement": "KB3080149 (Tdh.dll 6.3.9600.17958 or later)", "found": "Tdh.dll 6.3.9600.17000", "remedy": "install the monthly rollup or KB3080149", "spec": "R-11"}]
+  sample:
+    - id: KB3080149
+      requirement: KB3080149 (Tdh.dll 6.3.9600.17958 or later)
+      found: Tdh.dll 6.3.9600.17000
+      remedy: install the monthly rollup or KB3080149
+      spec: R-11
 prerequisite_warnings:
   description: Findings that do not block onboarding (third-party anti-malware, retired MMA, missing optional updates).
   returned: always

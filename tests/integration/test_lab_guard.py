@@ -19,7 +19,7 @@ def test_payloads_of_each_supported_ansible_core(name, tmp_path):
     venv = VENVS[name]
     if not (venv / "bin" / "ansible-playbook").exists():
         pytest.fail(f"{venv} is missing: run scripts/setup.sh")
-    version = subprocess.run([str(venv / "bin" / "ansible"), "--version"], capture_output=True, text=True).stdout
+    version = subprocess.run([str(venv / "bin" / "ansible"), "--version"], capture_output=True, text=True, check=True).stdout
     lab = Lab(tmp_path / "state", venv=venv)
     inventory = write_inventory(tmp_path / "inv.json", {
         "w": {"profile": "windows_server_2016"}, "l": {"profile": "rhel_9"}})

@@ -99,7 +99,7 @@ def test_zip_without_script(tmp_path):
 def test_any_escaping_depth(tmp_path, depth):
     """The value after /d may be escaped more than once: parse it without assuming the depth."""
     blob = package_factory._blob(package_factory.onboarding_body(), "x")  # pylint: disable=protected-access
-    for _ in range(depth):
+    for _level in range(depth):
         blob = package_factory.cmd_escape(blob)
     path = tmp_path / "WindowsDefenderATPOnboardingScript.cmd"
     path.write_text(f'reg add "HKLM\\X" /v OnboardingInfo /t REG_SZ /f /d "{blob}"\r\n')

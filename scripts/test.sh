@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test, from a fresh machine: set-up, pytest (unit + lab integration), PowerShell syntax gate,
+# ansible-test sanity, ansible-lint (production profile), molecule lab scenario, collection build.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/setup.sh"
+# shellcheck source=scripts/env.sh
+. "$ROOT/scripts/env.sh"
+# Keep ansible-lint's and molecule's collection installs inside .build, never in ~/.ansible.
+export ANSIBLE_HOME="$ROOT/.build/ansible-home"
+cd "$ROOT"
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "PowerShell syntax gate (tree-sitter-pwsh)"
+python scripts/pwsh_syntax.py
+
+step "ansible-test sanity"
+bash scripts/sanity.sh
+
+step "ansible-lint (production profile)"
+ansible-lint --nocolor
+
+step "molecule lab scenario (converge, idempotence, verify)"
+MDE_LAB_STATE_DIR="$ROOT/.build/molecule-lab-state"
+rm -rf "$MDE_LAB_STATE_DIR"
+MDE_LAB_STATE_DIR="$MDE_LAB_STATE_DIR" molecule test -s lab
+
+step "ansible-galaxy collection build"
+rm -rf .build/dist && ansible-galaxy collection build --output-path .build/dist . 
+ls .build/dist/defender-endpoint-*.tar.gz
+
+# pytest last, so that its closing line is the last summary printed.
+step "pytest (unit tests and the simulated lab)"
+python -m pytest -p no:cacheprovider tests

@@ -1,0 +1,64 @@
+"""The mde_info action plugin with the executor replaced by recorded replies (the ansible.windows way)."""
+
+from __future__ import annotations
+
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible.playbook.task import Task
+
+from labmodel import profiles
+from labmodel import windows as lab_windows
+from ansible_collections.defender.endpoint.plugins.action.mde_info import ActionModule
+
+
+def make_action(shell_family="powershell", args=None, check_mode=False):
+    task = MagicMock(Task)
+    task.args = args or {}
+    task.check_mode = check_mode
+    task.async_val = 0
+    connection = MagicMock()
+    connection._shell.SHELL_FAMILY = shell_family
+    play_context = MagicMock()
+    play_context.check_mode = check_mode
+    action = ActionModule(task, connection, play_context, loader=None, templar=None, shared_loader_obj=None)
+    return action
+
+
+def test_one_probe_with_the_known_av_services():
+    action = make_action(args={"extra_av_services": ["ContosoShield"]})
+    facts = lab_windows.probe(profiles.initial_state("windows_server_2012_r2", {}), [])
+    action._execute_module = MagicMock(return_value={"facts": facts})
+    result = action.run(task_vars={})
+    assert action._execute_module.call_count == 1
+    kwargs = action._execute_module.call_args.kwargs
+    assert kwargs["module_name"] == "defender.endpoint.mde_host"
+    assert kwargs["module_args"]["operation"] == "probe"
+    assert "ContosoShield" in kwargs["module_args"]["av_services"]
+    assert "CSFalconService" in kwargs["module_args"]["av_services"]
+    assert result["generation"] == "unified" and result["changed"] is False and result["ready"] is True
+
+
+def test_linux_uses_the_python_executor_without_windows_arguments():
+    action = make_action(shell_family="sh")
+    action._execute_module = MagicMock(return_value={"facts": {"platform": "linux", "os": {
+        "id": "debian", "version_id": "12", "architecture": "x86_64"}, "mdatp": {"installed": False}}})
+    assert action.run(task_vars={})["generation"] == "linux"
+    assert action._execute_module.call_args.kwargs["module_name"] == "defender.endpoint.mde_host_linux"
+    assert action._execute_module.call_args.kwargs["module_args"] == {"operation": "probe"}
+
+
+def test_executor_failure_is_one_clear_sentence():
+    action = make_action()
+    action._execute_module = MagicMock(return_value={"failed": True, "msg": "Access is denied"})
+    with pytest.raises(AnsibleActionFail, match="the probe step on the host failed: Access is denied"):
+        action.run(task_vars={})
+
+
+def test_wrong_argument_type_is_refused():
+    action = make_action(args={"extra_av_services": {"not": "a list"}})
+    action._execute_module = MagicMock()
+    with pytest.raises(AnsibleActionFail, match="argument 'extra_av_services' is of type dict"):
+        action.run(task_vars={})
+    action._execute_module.assert_not_called()
