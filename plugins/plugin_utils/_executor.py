@@ -30,8 +30,6 @@ def run(action, task_vars: dict, operation: str, **args) -> dict:
     """Run one executor operation; return its result, or raise AnsibleActionFail with the host's message."""
     module = WINDOWS_EXECUTOR if is_windows(action) else LINUX_EXECUTOR
     module_args = dict(args, operation=operation)
-    if module == LINUX_EXECUTOR:
-        module_args.pop("av_services", None)
     result = action._execute_module(module_name=module, module_args=module_args, task_vars=task_vars)
     if result.get("failed"):
         raise AnsibleActionFail(f"the {operation} step on the host failed: {result.get('msg', 'no message')}")
@@ -39,6 +37,8 @@ def run(action, task_vars: dict, operation: str, **args) -> dict:
 
 
 def probe(action, task_vars: dict, extra_av_services=()) -> dict:
-    """One remote execution that returns the host's facts."""
+    """One remote execution that returns the host's facts (third-party AV services are looked up on Windows only)."""
+    if not is_windows(action):
+        return run(action, task_vars, "probe")["facts"]
     services = sorted(set(KNOWN_AV_SERVICES) | set(extra_av_services or ()))
     return run(action, task_vars, "probe", av_services=services)["facts"]
