@@ -7,12 +7,18 @@
 
 # The Windows executor of defender.endpoint: the hands, never the brain.
 # operation=probe reads the host's facts in one call and changes nothing.
-# Every decision (generation, prerequisites, steps) is taken on the controller.
+# operation=apply runs the steps the controller planned, in order, stops at the first failure (or after
+# a step that needs a restart when the step says so), deletes the staged files, and reads the facts back.
+# Every decision (generation, prerequisites, which steps) is taken on the controller.
 
 $spec = @{
     options = @{
-        operation = @{ type = 'str'; required = $true; choices = @('probe') }
+        operation = @{ type = 'str'; required = $true; choices = @('probe', 'apply') }
         av_services = @{ type = 'list'; elements = 'str'; default = @() }
+        steps = @{ type = 'list'; elements = 'dict'; default = @() }
+        secrets = @{ type = 'dict'; no_log = $true; default = @{} }
+        staged = @{ type = 'list'; elements = 'str'; default = @() }
+        timeout = @{ type = 'int'; default = 900 }
     }
     supports_check_mode = $true
 }
@@ -148,6 +154,157 @@ Function Test-PendingReboot {
     return ($null -ne $renames)
 }
 
+Function Invoke-Process {
+    # Run a program and wait at most $Timeout seconds: no step can hang the play.
+    param([string]$FilePath, [string]$Arguments, [int]$Timeout)
+    $info = New-Object -TypeName System.Diagnostics.ProcessStartInfo -ArgumentList $FilePath, $Arguments
+    $info.UseShellExecute = $false
+    $info.CreateNoWindow = $true
+    $proc = [System.Diagnostics.Process]::Start($info)
+    if (-not $proc.WaitForExit($Timeout * 1000)) {
+        try { $proc.Kill() } catch { $null = $_ }
+        return $null
+    }
+    return $proc.ExitCode
+}
+
+Function Test-Installer {
+    # The file must be the one sent (sha256) and signed (Authenticode), as install.ps1 checks (exit 15).
+    param($Step, [hashtable]$Record)
+    if (-not (Test-Path -LiteralPath $Step.path)) { $Record.detail = "file not found: $($Step.path)"; return $false }
+    if ($Step.sha256) {
+        $hash = (Get-FileHash -LiteralPath $Step.path -Algorithm SHA256).Hash
+        if ($hash -ne $Step.sha256.ToUpper()) { $Record.detail = 'the staged file does not match its sha256'; return $false }
+    }
+    $signature = Get-AuthenticodeSignature -FilePath $Step.path
+    if ($signature.Status -ne 'Valid') { $Record.signature = [string]$signature.Status; return $false }
+    return $true
+}
+
+Function Invoke-Msiexec {
+    # msiexec with a verbose log; 1618 (another install running) is retried, 3 attempts 30 s apart.
+    param([string]$Arguments, [hashtable]$Record, [int]$Timeout)
+    $log = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath "defender.endpoint-msi-$([guid]::NewGuid()).log"
+    for ($attempt = 1; $attempt -le 3; $attempt++) {
+        $Record.attempts = $attempt
+        $Record.rc = Invoke-Process -FilePath "$env:SystemRoot\System32\msiexec.exe" -Arguments "$Arguments /l*v `"$log`"" -Timeout $Timeout
+        if ($Record.rc -ne 1618) { break }
+        Start-Sleep -Seconds 30
+    }
+    if ($null -eq $Record.rc) { $Record.timed_out = $true; $Record.timeout = $Timeout; return $false }
+    $Record.reboot_required = ($Record.rc -eq 3010)
+    if ($Record.rc -in @(0, 3010)) { return $true }
+    if (Test-Path -LiteralPath $log) {
+        $lines = Select-String -LiteralPath $log -Pattern 'mpasdesc', 'error \d+', 'Return value 3' | Select-Object -Last 3
+        $Record.detail = ($lines | ForEach-Object { $_.Line.Trim() }) -join ' | '
+    }
+    return $false
+}
+
+Function Get-MmaConfig {
+    return New-Object -ComObject 'AgentConfigManager.MgmtSvcCfg'
+}
+
+Function Invoke-OneStep {
+    param($Step, [hashtable]$Record)
+    $timeout = $module.Params.timeout
+    switch ($Step.name) {
+        'set_passive_mode' {
+            # R-30 / R-31: HKLM\SOFTWARE\Policies\Microsoft\Windows Advanced Threat Protection\ForceDefenderPassiveMode
+            if (-not (Test-Path -LiteralPath $AtpPolicyKey)) { $null = New-Item -Path $AtpPolicyKey -Force }
+            $null = New-ItemProperty -LiteralPath $AtpPolicyKey -Name 'ForceDefenderPassiveMode' -Value ([int]$Step.value) -PropertyType DWord -Force
+            return $true
+        }
+        'enable_defender_feature' {
+            # R-12: the Windows-Defender feature on Server 2016, before md4ws.msi.
+            $feature = Install-WindowsFeature -Name 'Windows-Defender'
+            $Record.reboot_required = ([string]$feature.RestartNeeded -eq 'Yes')
+            return [bool]$feature.Success
+        }
+        'install_msi' {
+            # R-20: msiexec /i md4ws.msi /quiet [FORCEPASSIVEMODE=1]
+            if (-not (Test-Installer -Step $Step -Record $Record)) { return $false }
+            return Invoke-Msiexec -Arguments "/i `"$($Step.path)`" /quiet /norestart $($Step.properties)" -Record $Record -Timeout $timeout
+        }
+        'uninstall_msi' {
+            # R-61 / R-62: msiexec /x {ProductCode} /quiet (the product md4ws.msi or the MMA installed)
+            return Invoke-Msiexec -Arguments "/x $($Step.product_code) /quiet /norestart" -Record $Record -Timeout $timeout
+        }
+        'install_mma' {
+            # R-23: extract the setup, then install the agent; the workspace is added by add_mma_workspace
+            # through the COM object, so the key never appears on a command line.
+            if (-not (Test-Installer -Step $Step -Record $Record)) { return $false }
+            $dir = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath "defender.endpoint-mma-$([guid]::NewGuid())"
+            $Record.rc = Invoke-Process -FilePath $Step.path -Arguments "/c /t:`"$dir`"" -Timeout $timeout
+            if ($Record.rc -eq 0) {
+                $Record.rc = Invoke-Process -FilePath (Join-Path $dir 'setup.exe') -Arguments '/qn NOAPM=1 ADD_OPINSIGHTS_WORKSPACE=0 AcceptEndUserLicenseAgreement=1' -Timeout $timeout
+            }
+            Remove-Item -LiteralPath $dir -Recurse -Force -ErrorAction SilentlyContinue
+            if ($null -eq $Record.rc) { $Record.timed_out = $true; $Record.timeout = $timeout; return $false }
+            $Record.reboot_required = ($Record.rc -eq 3010)
+            return ($Record.rc -in @(0, 3010))
+        }
+        'add_mma_workspace' {
+            # R-23 / R-25: AddCloudWorkspace(id, key[, 1 for US Government]), ReloadConfiguration()
+            $cfg = Get-MmaConfig
+            $key = $module.Params.secrets[$Step.key]
+            if ([int]$Step.cloud_type -eq 1) { $cfg.AddCloudWorkspace($Step.workspace_id, $key, 1) }
+            else { $cfg.AddCloudWorkspace($Step.workspace_id, $key) }
+            $cfg.ReloadConfiguration()
+            return $true
+        }
+        'remove_mma_workspace' {
+            # R-62: RemoveCloudWorkspace(id), ReloadConfiguration()
+            $cfg = Get-MmaConfig
+            $cfg.RemoveCloudWorkspace($Step.workspace_id)
+            $cfg.ReloadConfiguration()
+            return $true
+        }
+        'set_mma_proxy' {
+            # REFERENCE section 5: SetProxyInfo(url, user, password); older agents lack it.
+            $cfg = Get-MmaConfig
+            if (-not ($cfg | Get-Member -Name 'SetProxyInfo')) { $Record.detail = 'this agent has no SetProxyInfo'; return $false }
+            $cfg.SetProxyInfo([string]$Step.proxy_url, [string]$Step.proxy_username, [string]$module.Params.secrets[$Step.password])
+            $cfg.ReloadConfiguration()
+            return $true
+        }
+        'run_script' {
+            # R-21 / R-60: the package's own .cmd, non-interactive; its exit code is its error code.
+            $path = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath "defender.endpoint-$([guid]::NewGuid()).cmd"
+            try {
+                [System.IO.File]::WriteAllText($path, $module.Params.secrets[$Step.script], [System.Text.Encoding]::ASCII)
+                $Record.rc = Invoke-Process -FilePath "$env:SystemRoot\System32\cmd.exe" -Arguments "/c `"$path`"" -Timeout $timeout
+            }
+            finally { Remove-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue }
+            if ($null -eq $Record.rc) { $Record.timed_out = $true; $Record.timeout = $timeout; return $false }
+            return ($Record.rc -eq 0)
+        }
+        default { $Record.detail = "unknown step $($Step.name)"; return $false }
+    }
+}
+
+Function Invoke-Step {
+    param([object[]]$Steps)
+    $records = @()
+    $stop = $false
+    try {
+        foreach ($step in $Steps) {
+            $record = @{ name = $step.name; status = 'skipped'; rc = $null; reboot_required = $false }
+            if (-not $stop) {
+                try { $ok = Invoke-OneStep -Step $step -Record $record }
+                catch { $ok = $false; $record.detail = $_.Exception.Message }
+                $record.status = if ($ok) { 'ok' } else { 'failed' }
+                $stop = (-not $ok) -or ($record.reboot_required -and $step.stop_if_reboot)
+            }
+            $records += $record
+        }
+    }
+    finally {
+        foreach ($path in $module.Params.staged) { Remove-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue }
+    }
+    return , $records
+}
+
 Function Get-HostFacts {
     $services = @{}
     foreach ($name in @('Sense', 'WinDefend', 'WdNisSvc', 'HealthService')) { $services[$name] = Get-ServiceFacts -Name $name }
@@ -171,9 +328,16 @@ Function Get-HostFacts {
         third_party_av = $thirdParty
         pending_reboot = Test-PendingReboot
         free_disk_mb = [int]($drive.FreeSpace / 1MB)
+        staging_dir = [System.IO.Path]::GetTempPath()
         powershell_version = $PSVersionTable.PSVersion.ToString()
     }
 }
 
+$module.Result.changed = $false
+if ($module.Params.operation -eq 'apply') {
+    if ($module.CheckMode) { $module.FailJson('apply is never sent in check mode') }
+    $module.Result.steps = Invoke-Step -Steps $module.Params.steps
+    $module.Result.changed = [bool](@($module.Result.steps | Where-Object { $_.status -eq 'ok' }).Count)
+}
 $module.Result.facts = Get-HostFacts
 $module.ExitJson()

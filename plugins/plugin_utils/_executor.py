@@ -42,3 +42,15 @@ def probe(action, task_vars: dict, extra_av_services=()) -> dict:
         return run(action, task_vars, "probe")["facts"]
     services = sorted(set(KNOWN_AV_SERVICES) | set(extra_av_services or ()))
     return run(action, task_vars, "probe", av_services=services)["facts"]
+
+
+def apply(action, task_vars: dict, steps: list, secrets: dict, staged: list, timeout: int,
+          extra_av_services=()) -> dict:
+    """One remote execution that runs the steps in order, stops at the first failure, and reads the facts back.
+
+    ``secrets`` travel in the executor's no_log option; steps only name its keys.
+    """
+    args = {"steps": steps, "secrets": secrets, "staged": staged, "timeout": timeout}
+    if is_windows(action):
+        args["av_services"] = sorted(set(KNOWN_AV_SERVICES) | set(extra_av_services or ()))
+    return run(action, task_vars, "apply", **args)

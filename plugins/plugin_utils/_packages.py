@@ -58,6 +58,8 @@ class PackageInfo:
     expires: datetime.datetime | None = None
     sha256: str = ""
     path: str = ""
+    # The script or json as it must run on the host.  It holds the signed blob: a secret, never shown.
+    script: str = dataclasses.field(default="", repr=False, compare=False)
 
     @property
     def expired(self) -> bool:
@@ -181,7 +183,7 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
         geo_location_url=body.get("geoLocationUrl"), datacenter=body.get("datacenter"),
         vortex_geo_location=body.get("vortexGeoLocation"), version=str(body["version"]) if "version" in body else None,
         package_guid=body.get("packageGuid"), expires=_expiry(body, member or os.path.basename(path)) if kind == "offboarding" else None,
-        sha256=hashlib.sha256(raw).hexdigest(), path=path,
+        sha256=hashlib.sha256(raw).hexdigest(), path=path, script=text,
     )
     if expect_platform and info.platform != expect_platform:
         raise PackageError(f"{shown} is a {info.platform} {info.kind} package, but this host runs {expect_platform}; "

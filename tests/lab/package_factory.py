@@ -23,6 +23,17 @@ OTHER_ORG = "99999999-8888-4777-8666-555555555555"
 OFFBOARDING_VALUE = "696C1FA1-4030-4FA4-8713-FAF9B2EA7C0A"
 POLICY_KEY = r"HKLM\SOFTWARE\Policies\Microsoft\Windows Advanced Threat Protection"
 _EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
+# The lab's MDE workspace for the MMA path (tests/lab/labmodel/windows_apply.py knows it belongs to FAKE_ORG).
+MDE_WORKSPACE_ID = "11111111-2222-4333-8444-555555555555"
+FAKE_WORKSPACE_KEY = base64.b64encode(hashlib.sha512(b"workspace-key").digest()).decode()
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def installer(kind: str, version: str) -> bytes:
+    """A stand-in for md4ws.msi (an OLE compound file) or the MMA setup (a PE file): magic + product facts."""
+    if kind == "md4ws":
+        return _OLE_MAGIC + f"\nProductName=Microsoft Defender for Endpoint\nProductVersion={version}\n".encode()
+    return b"MZ" + f"\nProductName=Microsoft Monitoring Agent\nProductVersion={version}\n".encode()
 
 
 def fake_signature(seed: str) -> str:
@@ -178,6 +189,14 @@ def write_set(directory: str, now: datetime.datetime | None = None) -> dict[str,
     with open(corrupt, "wb") as handle:
         handle.write(data[: len(data) // 2])
     paths["corrupt_zip"] = corrupt
+    for label, name, data in (("md4ws_msi", "md4ws.msi", installer("md4ws", "10.8760.26100.1000")),
+                              ("mma_setup", "MMASetup-AMD64.exe", installer("mma", "10.20.18069.0")),
+                              ("not_an_msi", "broken/md4ws.msi", b"this is not a Windows Installer package")):
+        path = os.path.join(directory, "installers", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
+        paths[label] = path
     return paths
 
 

@@ -45,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from labmodel import host as lab_host  # noqa: E402  pylint: disable=wrong-import-position
 from labmodel import payload  # noqa: E402  pylint: disable=wrong-import-position
 from labmodel import profiles  # noqa: E402  pylint: disable=wrong-import-position
+from labmodel import store as lab_store  # noqa: E402  pylint: disable=wrong-import-position
 
 
 class Connection(ConnectionBase):
@@ -83,13 +84,21 @@ class Connection(ConnectionBase):
                     else payload.decode_python(in_data))
         except payload.PayloadError as exc:
             return 1, b"", str(exc).encode()
-        result = lab_host.execute(self.get_option("lab_host"), self._profile(), self.get_option("state") or {},
-                                  list(self.get_option("faults") or []), call)
+        try:
+            result = lab_host.execute(self.get_option("lab_host"), self._profile(), self.get_option("state") or {},
+                                      list(self.get_option("faults") or []), call)
+        except lab_host.ConnectionDropped as exc:
+            raise AnsibleConnectionFailure(f"mde_lab: {exc}") from None
         result.setdefault("invocation", {"module_args": call.params})
         return 0, json.dumps(result).encode(), b""
 
     def put_file(self, in_path, out_path):
-        raise AnsibleError("mde_lab: file transfer is not modeled yet")
+        super().put_file(in_path, out_path)
+        self._connect()
+        with open(in_path, "rb") as handle:
+            data = handle.read()
+        lab_store.stage(self.get_option("lab_host"), out_path, data)
+        lab_store.log_call(self.get_option("lab_host"), {"transfer": out_path, "size": len(data), "outcome": "ok"})
 
     def fetch_file(self, in_path, out_path):
         raise AnsibleError("mde_lab: file transfer is not modeled yet")

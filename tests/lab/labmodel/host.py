@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import linux, payload, profiles, store, windows
+from . import linux, payload, profiles, store, windows, windows_apply
 
 EXECUTORS = {
     "windows": "defender.endpoint.mde_host",
@@ -12,6 +12,32 @@ EXECUTORS = {
 
 class LabHostError(Exception):
     """The host answered with a failure (the module ran and failed)."""
+
+
+class ConnectionDropped(Exception):
+    """The connection broke while the module ran: the caller sees an unreachable host."""
+
+
+def _apply_windows(host: str, state: dict, faults: list[str], params: dict) -> dict:
+    fired = store.fired_faults(host)
+    drop = "connection_drop_during_apply" in faults and "connection_drop_during_apply" not in fired
+    if drop:
+        fired.add("connection_drop_during_apply")
+
+    def files(path, delete=False):
+        return store.staged_file(host, path, delete)
+
+    ctx = windows_apply.Context(state, faults, fired, files, params.get("secrets") or {})
+    try:
+        records = windows_apply.apply(ctx, params.get("steps") or [], params.get("staged") or [], drop)
+    except ConnectionAbortedError as exc:
+        store.save(host, state)          # what ran before the drop stays done, as on a real host
+        store.save_fired(host, fired)
+        raise ConnectionDropped(str(exc)) from None
+    store.save(host, state)
+    store.save_fired(host, fired)
+    return {"changed": any(r["status"] == "ok" for r in records), "steps": windows_apply.json_safe(records),
+            "facts": windows.probe(state, params.get("av_services") or [], faults)}
 
 
 def execute(host: str, profile: str, overrides: dict, faults: list[str], call: payload.ModuleCall) -> dict:
@@ -28,12 +54,20 @@ def execute(host: str, profile: str, overrides: dict, faults: list[str], call: p
             if "probe_error" in faults:
                 raise LabHostError("Get-WmiObject : Invalid class \"Win32_OperatingSystem\""
                                    if platform == "windows" else "/etc/os-release: Input/output error")
-            if call.params.get("operation") == "probe":
-                facts = (windows.probe(state, call.params.get("av_services") or [])
+            operation = call.params.get("operation")
+            if operation == "probe":
+                facts = (windows.probe(state, call.params.get("av_services") or [], faults)
                          if platform == "windows" else linux.probe(state, faults))
                 result = {"changed": False, "facts": facts}
+            elif operation == "apply" and call.check_mode:
+                raise LabHostError("apply is never sent in check mode")
+            elif operation == "apply" and platform == "windows":
+                result = _apply_windows(host, state, faults, call.params)
             else:
                 raise LabHostError(f"mde_lab: operation {call.params.get('operation')!r} is not modeled")
+        except ConnectionDropped:
+            store.log_call(host, dict(entry, outcome="connection_dropped"))
+            raise
         except (LabHostError, payload.PayloadError, KeyError) as exc:
             store.log_call(host, dict(entry, outcome="failed"))
             return {"failed": True, "msg": str(exc).strip('"')}

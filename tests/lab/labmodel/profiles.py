@@ -8,8 +8,9 @@ import copy
 
 _NO_MDE = {
     "md4ws": {"installed": False, "version": None},
-    "mma": {"installed": False, "version": None, "workspaces": []},
+    "mma": {"installed": False, "version": None, "workspaces": [], "proxy": None},
     "onboarded_org": None,
+    "onboarding_info_org": None,   # org of the OnboardingInfo policy value, when it differs from onboarded_org
     "offboarding_value": False,
     "passive_mode": None,          # ForceDefenderPassiveMode: None (absent), 0 or 1
     "third_party_av": [],          # Windows service names of other anti-malware products
@@ -19,12 +20,12 @@ _NO_MDE = {
 }
 
 _DEFENDER_NONE = {"present": False, "feature_installed": None, "enabled": False, "platform_version": None,
-                  "tamper_protected": False, "disable_antispyware_policy": False}
+                  "tamper_protected": False, "disable_antispyware_policy": False, "stays_active": False}
 
 
 def _defender(feature_installed=True, platform_version="4.18.24090.11"):
     return {"present": True, "feature_installed": feature_installed, "enabled": True,
-            "platform_version": platform_version, "tamper_protected": False, "disable_antispyware_policy": False}
+            "platform_version": platform_version, "tamper_protected": False, "disable_antispyware_policy": False, "stays_active": False}
 
 
 def _windows(name, version, build, ubr, product_type, sp, edition, hotfixes, defender, sense_builtin,

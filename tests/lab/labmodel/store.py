@@ -53,3 +53,40 @@ def log_call(host: str, entry: dict) -> None:
     entry = dict(entry, ts=round(time.time(), 3))
     with open(os.path.join(host_dir(host), "calls.jsonl"), "a") as handle:
         handle.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def _staged_name(remote_path: str) -> str:
+    return remote_path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def stage(host: str, remote_path: str, data: bytes) -> None:
+    """A file the controller copied to the host (put_file); kept apart from state.json."""
+    folder = os.path.join(host_dir(host), "staged")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, _staged_name(remote_path)), "wb") as handle:
+        handle.write(data)
+
+
+def staged_file(host: str, remote_path: str, delete: bool = False) -> bytes | None:
+    path = os.path.join(host_dir(host), "staged", _staged_name(remote_path))
+    if not os.path.exists(path):
+        return None
+    if delete:
+        os.remove(path)
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def fired_faults(host: str) -> set:
+    """Faults that fire once (msi_busy, connection_drop_during_apply) and already did."""
+    path = os.path.join(host_dir(host), "fired.json")
+    if not os.path.exists(path):
+        return set()
+    with open(path) as handle:
+        return set(json.load(handle))
+
+
+def save_fired(host: str, fired: set) -> None:
+    with open(os.path.join(host_dir(host), "fired.json"), "w") as handle:
+        json.dump(sorted(fired), handle)

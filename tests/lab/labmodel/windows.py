@@ -4,6 +4,8 @@ from __future__ import annotations
 
 MD4WS_NAME = "Microsoft Defender for Endpoint"
 MMA_NAME = "Microsoft Monitoring Agent"
+MD4WS_PRODUCT_CODE = "{6C1C3A4F-8E0B-4F5A-9D2E-3B7A1C0D2E4F}"
+MMA_PRODUCT_CODE = "{88EE688B-31C6-4B90-90DF-FBB345223F94}"
 
 
 def _service(state_name: str, start: str = "auto") -> dict:
@@ -31,13 +33,15 @@ def running_mode(state: dict) -> str | None:
     if not state["defender"]["enabled"]:
         return "Not running"
     # passive only through the policy value, and only confirmed once Sense runs.
-    if state["passive_mode"] == 1 and sensor_running(state) and sense_present(state):
+    if (state["passive_mode"] == 1 and sensor_running(state) and sense_present(state)
+            and not state["defender"].get("stays_active")):
         return "Passive Mode"
     return "Normal"
 
 
-def probe(state: dict, av_services: list[str]) -> dict:
+def probe(state: dict, av_services: list[str], faults: list[str] = ()) -> dict:
     defender = state["defender"]
+    tamper = bool(defender["tamper_protected"] or "tamper_protected" in faults)
     services = {"Sense": None, "WinDefend": None, "WdNisSvc": None, "HealthService": None}
     if sense_present(state):
         services["Sense"] = _service("running" if sensor_running(state) else "stopped",
@@ -55,16 +59,16 @@ def probe(state: dict, av_services: list[str]) -> dict:
             "am_running_mode": running_mode(state), "am_product_version": defender["platform_version"],
             "am_service_enabled": defender["enabled"], "antivirus_enabled": defender["enabled"],
             "real_time_protection_enabled": defender["enabled"] and running_mode(state) == "Normal",
-            "is_tamper_protected": defender["tamper_protected"],
+            "is_tamper_protected": tamper,
         })
     onboarded = sensor_running(state)
     products = []
     if state["md4ws"]["installed"]:
         products.append({"name": MD4WS_NAME, "version": state["md4ws"]["version"],
-                         "product_code": "{6C1C3A4F-8E0B-4F5A-9D2E-3B7A1C0D2E4F}"})
+                         "product_code": MD4WS_PRODUCT_CODE})
     if state["mma"]["installed"]:
         products.append({"name": MMA_NAME, "version": state["mma"]["version"],
-                         "product_code": "{88EE688B-31C6-4B90-90DF-FBB345223F94}"})
+                         "product_code": MMA_PRODUCT_CODE})
     return {
         "platform": "windows",
         "os": dict(state["os"]),
@@ -75,7 +79,8 @@ def probe(state: dict, av_services: list[str]) -> dict:
         "services": services,
         "defender": facts_defender,
         "mde": {
-            "onboarding_info_org_id": None if state["offboarding_value"] else state["onboarded_org"],
+            "onboarding_info_org_id": None if state["offboarding_value"] else (state["onboarding_info_org"]
+                                                                                or state["onboarded_org"]),
             "offboarding_value_present": bool(state["offboarding_value"]),
             "force_passive_mode": state["passive_mode"],
             "onboarding_state": 1 if onboarded else (0 if state["offboarding_value"] else None),
@@ -92,4 +97,5 @@ def probe(state: dict, av_services: list[str]) -> dict:
         "pending_reboot": state["pending_reboot"],
         "free_disk_mb": state["free_disk_mb"],
         "powershell_version": "5.1.17763.1",
+        "staging_dir": "C:\\Users\\ansible\\AppData\\Local\\Temp\\",
     }

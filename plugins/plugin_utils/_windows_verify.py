@@ -1,0 +1,75 @@
+# Copyright: contributors to defender.endpoint
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Did the Windows host reach the wanted state?  Pure checks of the facts read back after apply (R-50).
+
+Internal use only: the interface may change without notice.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import onboarded_to
+
+
+def view_of(facts: dict, generation: str) -> dict:
+    """The part of the host's state the Windows modules manage; used for diffs and results."""
+    mma = facts.get("mma") or {}
+    md4ws = _host_view.md4ws_product(facts)
+    return {
+        "onboarded_org": onboarded_to(facts, generation),
+        "force_defender_passive_mode": (facts.get("mde") or {}).get("force_passive_mode"),
+        "md4ws": md4ws.get("version") if md4ws else None,
+        "defender_feature": (facts.get("defender") or {}).get("feature_installed"),
+        "mma_workspaces": sorted(str(w.get("workspace_id", "")).lower() for w in mma.get("workspaces") or [])
+        if mma.get("installed") else None,
+    }
+
+
+def _service(facts: dict, name: str) -> str | None:
+    return ((facts.get("services") or {}).get(name) or {}).get("state")
+
+
+def verify_onboarded(facts: dict, generation: str, org_id: str | None, passive: bool | None,
+                     workspace_id: str | None = None) -> tuple[list[str], list[str]]:
+    """Return (problems, warnings).  No problem means onboarded and verified."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    mde = facts.get("mde") or {}
+    if generation == "downlevel":
+        if _service(facts, "HealthService") != "running":
+            problems.append("the HealthService (Microsoft Monitoring Agent) is not running")
+        if workspace_id and workspace_id.lower() not in (view_of(facts, generation)["mma_workspaces"] or []):
+            problems.append(f"workspace {workspace_id} is not configured in the MMA")
+        if not mde.get("mssense_process_running"):
+            warnings.append("the MMA carries the workspace but the MDE sensor (MsSenseS.exe) is not running yet: the "
+                            "service deploys it within about an hour (R-23); verify again later with mde_info.")
+            return problems, warnings
+    else:
+        if _service(facts, "Sense") != "running":
+            problems.append(f"the Sense service is {_service(facts, 'Sense') or 'missing'}, not running (R-50)")
+        if generation == "unified" and _host_view.md4ws_product(facts) is None:
+            problems.append("the unified solution (md4ws.msi) is not installed")
+    if mde.get("onboarding_state") != 1:
+        problems.append(f"OnboardingState is {mde.get('onboarding_state')}, not 1")
+    current = _host_view.org_id(facts)
+    if org_id and current != org_id:
+        problems.append(f"the host reports org {current}, not the package's org {org_id}")
+    mode = _host_view.av_running_mode(facts)
+    defender = facts.get("defender") or {}
+    if passive is True and mode not in (None, "passive", "sxs_passive") and not problems:
+        if defender.get("is_tamper_protected"):
+            warnings.append(f"ForceDefenderPassiveMode is 1 but Defender Antivirus stays in {mode} mode: tamper "
+                            "protection keeps an active device active (REFERENCE section 3); turn it off for this "
+                            "device in the Defender portal to let it go passive.")
+        else:
+            problems.append(f"Defender Antivirus runs in {mode} mode although passive mode was asked (R-30)")
+    return problems, warnings
+
+
+def verify_offboarded(facts: dict, generation: str, uninstalled: bool) -> list[str]:
+    problems = []
+    if onboarded_to(facts, generation):
+        problems.append("the sensor still reports as onboarded (Sense running, OnboardingState 1)")
+    if uninstalled and generation == "unified" and _host_view.md4ws_product(facts) is not None:
+        problems.append("the unified solution (md4ws.msi) is still installed")
+    return problems
