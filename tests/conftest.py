@@ -56,10 +56,32 @@ class Lab:
         return proc
 
     def calls(self, host):
+        """Every entry of the host's calls.jsonl: module executions and file transfers."""
         path = self.state_dir / host / "calls.jsonl"
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines()]
+
+    def executions(self, host):
+        """Remote module executions only (the round-trip budget of DESIGN.md)."""
+        return [c for c in self.calls(host) if "module" in c]
+
+    def state(self, host):
+        return json.loads((self.state_dir / host / "state.json").read_text())
+
+    def reboot(self, host):
+        """What a restart does to a modeled Windows host: pending operations complete."""
+        state = self.state(host)
+        state["pending_reboot"] = False
+        (self.state_dir / host / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
+
+    def run(self, playbook, inventory, out, *args, check_rc=None):
+        """Run a test playbook that saves one JSON result per host into out; return (proc, results)."""
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob("*.json"):
+            old.unlink()
+        proc = self.playbook(playbook, *args, inventory=inventory, check_rc=check_rc, MDE_TEST_OUT=str(out))
+        return proc, {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
 
     def state_bytes(self, host):
         path = self.state_dir / host / "state.json"
@@ -72,7 +94,7 @@ def lab(tmp_path):
 
 
 def write_inventory(path: pathlib.Path, hosts: dict) -> pathlib.Path:
-    """Write a lab inventory: {name: {profile, state?, faults?}}."""
+    """Write a lab inventory: {name: {profile, state?, faults?, vars?}}."""
     windows, linux = {}, {}
     sys.path.insert(0, str(LAB))
     from labmodel import profiles  # pylint: disable=import-outside-toplevel
@@ -83,6 +105,7 @@ def write_inventory(path: pathlib.Path, hosts: dict) -> pathlib.Path:
             hostvars["mde_lab_state"] = spec["state"]
         if spec.get("faults"):
             hostvars["mde_lab_faults"] = spec["faults"]
+        hostvars.update(spec.get("vars") or {})
         (windows if profiles.PROFILES[spec["profile"]]["platform"] == "windows" else linux)[name] = hostvars
     inventory = {"all": {"children": {
         "lab_windows": {"vars": {"ansible_connection": "mde_lab", "ansible_shell_type": "powershell"}, "hosts": windows},

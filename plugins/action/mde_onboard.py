@@ -137,6 +137,8 @@ class ActionModule(ActionBase):
             passive = args["passive_mode"]
             if passive is None and facts.get("third_party_av"):
                 passive = True
+            if generation == "downlevel":
+                passive = None
             problems, notes = verify_onboarded(facts, generation, package.org_id if package else None, passive,
                                                args["workspace_id"])
             warnings.extend(notes)

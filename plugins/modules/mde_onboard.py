@@ -64,6 +64,8 @@ options:
         Defender Antivirus runs in passive mode once Sense runs; V(false) sets it to 0 when it was 1 (R-31).
       - Unset, passive mode is set when a third-party anti-malware product is detected (R-14) and
         left alone otherwise.
+      - Ignored on C(downlevel) hosts, whose antivirus (SCEP or the OS's own) is not governed by this
+        value (R-24).
     type: bool
   installer:
     description:

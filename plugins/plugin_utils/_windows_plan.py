@@ -118,11 +118,11 @@ def plan_onboard(facts: dict, want: Want) -> list[dict]:
     if current and package is not None and current != package.org_id and not want.allow_org_change:
         raise Refused(f"the host is onboarded to org {current}, not to the package's org {package.org_id}; "
                       "set allow_org_change: true to move it (offboarding it from the old org first is advised).")
+    if generation == "downlevel":
+        # ForceDefenderPassiveMode belongs to the Sense-based sensor; downlevel AV is SCEP or the OS's own.
+        return _downlevel_steps(facts, want, label)
     passive = _passive_wanted(facts, want)
     steps = _passive_step(facts, passive)
-    if generation == "downlevel":
-        steps += _downlevel_steps(facts, want, label)
-        return steps
     if generation == "unified":
         steps += _unified_install_steps(facts, want, passive, label)
     if current is None or (package is not None and current != package.org_id):

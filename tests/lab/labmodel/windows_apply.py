@@ -106,6 +106,8 @@ def install_msi(ctx: Context, step: dict) -> dict:
             return {"ok": False, "rc": 1603,
                     "detail": r"Cannot find c:\program files\windows defender\mpasdesc.dll, -310 WinDefend"}
         state["md4ws"] = {"installed": True, "version": facts.get("ProductVersion")}
+        if _is_2012_r2(state):                         # md4ws brings Defender Antivirus to 2012 R2
+            state["defender"].update(present=True, enabled=True, platform_version="4.18.24090.11")
         if "FORCEPASSIVEMODE=1" in step.get("properties", ""):
             state["passive_mode"] = 1
         if "msi_reboot_required" in ctx.faults:
@@ -126,6 +128,8 @@ def uninstall_msi(ctx: Context, step: dict) -> dict:
             if windows.sensor_running(state) and not state["mma"]["installed"]:
                 return {"ok": False, "rc": 1603, "detail": "the device is still onboarded"}
             state["md4ws"] = {"installed": False, "version": None}
+            if _is_2012_r2(state):
+                state["defender"].update(present=False, enabled=False, platform_version=None)
             return {"ok": True, "rc": 0}
         if code == MMA_PRODUCT_CODE and state["mma"]["installed"]:
             state["mma"] = dict(state["mma"], installed=False, version=None, workspaces=[])
