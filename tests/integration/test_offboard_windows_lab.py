@@ -74,10 +74,10 @@ def test_downlevel_offboarding_removes_the_workspace_or_the_agent(packages, tmp_
     lab = Lab(tmp_path / "state")
     mma = {"mma": {"installed": True, "version": "10.20.18069.0",
                    "workspaces": [{"id": package_factory.MDE_WORKSPACE_ID}]}, "onboarded_org": package_factory.FAKE_ORG}
-    hosts = {"ws": {"profile": "windows_7_sp1", "state": mma, "vars": {"mde_test_args": {
-                 "state": "absent", "workspace_id": package_factory.MDE_WORKSPACE_ID}}},
-             "agent": {"profile": "windows_server_2008_r2_sp1", "state": mma, "vars": {"mde_test_args": {
-                 "state": "absent", "uninstall": True}}},
+    remove = {"state": "absent", "workspace_id": package_factory.MDE_WORKSPACE_ID}
+    hosts = {"ws": {"profile": "windows_7_sp1", "state": mma, "vars": {"mde_test_args": remove}},
+             "agent": {"profile": "windows_server_2008_r2_sp1", "state": mma,
+                       "vars": {"mde_test_args": {"state": "absent", "uninstall": True}}},
              "unsaid": {"profile": "windows_8_1", "state": mma, "vars": {"mde_test_args": {"state": "absent"}}}}
     _proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "out")
     assert [s["name"] for s in results["ws"]["steps"]] == ["remove_mma_workspace"] and results["ws"]["verified"]

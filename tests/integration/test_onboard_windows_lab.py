@@ -109,8 +109,8 @@ def test_unsupported_os_fails_before_any_change(packages, tmp_path):
 
 def test_missing_prerequisites_fail_before_any_change_listing_each(packages, tmp_path):
     lab = Lab(tmp_path / "state")
-    hosts = {"unpatched": {"profile": "windows_server_2012_r2", "state": {"hotfixes": [], "ucrt": False,
-                                                                         "tdh_version": "6.3.9600.17000"},
+    unpatched = {"hotfixes": [], "ucrt": False, "tdh_version": "6.3.9600.17000"}
+    hosts = {"unpatched": {"profile": "windows_server_2012_r2", "state": unpatched,
                            "vars": {"mde_test_args": onboard_args(packages, "unified")}}}
     _proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "out")
     msg = results["unpatched"]["msg"]

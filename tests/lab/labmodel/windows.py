@@ -79,8 +79,8 @@ def probe(state: dict, av_services: list[str], faults: list[str] = ()) -> dict:
         "services": services,
         "defender": facts_defender,
         "mde": {
-            "onboarding_info_org_id": None if state["offboarding_value"] else (state["onboarding_info_org"]
-                                                                                or state["onboarded_org"]),
+            "onboarding_info_org_id": (None if state["offboarding_value"]
+                                       else state["onboarding_info_org"] or state["onboarded_org"]),
             "offboarding_value_present": bool(state["offboarding_value"]),
             "force_passive_mode": state["passive_mode"],
             "onboarding_state": 1 if onboarded else (0 if state["offboarding_value"] else None),
