@@ -17,6 +17,7 @@ FAULTS = {
     "dropped": ("windows_server_2016", "connection_drop_during_apply", "unified"),
     "unsigned": ("windows_server_2016", "installer_unsigned", "unified"),
     "busy-always": ("windows_server_2016", "msi_busy_always", "unified"),
+    "hang": ("windows_server_2012_r2", "installer_hang", "unified"),
 }
 
 
@@ -116,3 +117,25 @@ def test_tamper_protection_keeps_an_active_device_active_with_a_warning(packages
     result = results["tp"]
     assert not result.get("failed") and result["av_running_mode"] == "normal"
     assert any("tamper protection" in w for w in result["warnings"])
+
+
+def test_a_hanging_installer_is_stopped_at_the_timeout(faulted):
+    after, fresh, first, rerun = faulted
+    result = first["hang"]
+    assert result["failed"] and result["failed_step"] == "install_msi" and result["onboarded"] is False
+    assert "did not finish within 900 s" in result["msg"] and "step_timeout" in result["msg"]
+    assert after["hang"]["md4ws"] == fresh["hang"]["md4ws"]
+    assert rerun["hang"]["verified"] is True
+
+
+def test_installer_already_on_the_host(packages, tmp_path):
+    lab = Lab(tmp_path / "state")
+    path = "\\\\fileserver\\mde\\md4ws.msi"
+    hosts = {"srv": {"profile": "windows_server_2016",
+                     "state": {"host_files": {path: {"product": "md4ws", "version": "10.8760.2"}}},
+                     "vars": {"mde_test_args": onboard_args(packages, "unified", installer=path,
+                                                            installer_remote=True)}}}
+    _proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "out")
+    assert results["srv"]["verified"] and results["srv"]["md4ws_version"] == "10.8760.2"
+    assert not [c for c in lab.calls("srv") if "transfer" in c]
+    assert lab.state("srv")["host_files"]                     # a file the user provided is never deleted

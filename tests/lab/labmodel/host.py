@@ -25,9 +25,12 @@ def _apply_windows(host: str, state: dict, faults: list[str], params: dict) -> d
         fired.add("connection_drop_during_apply")
 
     def files(path, delete=False):
+        on_host = state["host_files"].get(path)
+        if on_host and not delete:
+            return windows_apply.installer_bytes(on_host["product"], on_host.get("version", "1.0"))
         return store.staged_file(host, path, delete)
 
-    ctx = windows_apply.Context(state, faults, fired, files, params.get("secrets") or {})
+    ctx = windows_apply.Context(state, faults, fired, files, params.get("secrets") or {}, params.get("timeout", 900))
     try:
         records = windows_apply.apply(ctx, params.get("steps") or [], params.get("staged") or [], drop)
     except ConnectionAbortedError as exc:

@@ -17,6 +17,7 @@ _NO_MDE = {
     "pending_reboot": False,
     "free_disk_mb": 40000,
     "telemetry_proxy": None,
+    "host_files": {},              # installers already on the host: {path: {"product": md4ws|mma, "version"}}
 }
 
 _DEFENDER_NONE = {"present": False, "feature_installed": None, "enabled": False, "platform_version": None,

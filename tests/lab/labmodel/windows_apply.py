@@ -26,8 +26,9 @@ _EXPIRY = re.compile(r'expirationTimestamp\\*"\s*:\s*(\d+)')
 class Context:
     """One apply call: the host's state, its faults, the faults already fired, its staged files, the secrets."""
 
-    def __init__(self, state, faults, fired, files, secrets):
+    def __init__(self, state, faults, fired, files, secrets, timeout=900):
         self.state, self.faults, self.fired, self.files, self.secrets = state, faults, fired, files, secrets
+        self.timeout = timeout
 
     def fault(self, name: str, once: bool = False) -> bool:
         if name not in self.faults or (once and name in self.fired):
@@ -43,6 +44,13 @@ def _is_2012_r2(state) -> bool:
 
 def _is_2016(state) -> bool:
     return state["os"]["build"] == 14393
+
+
+def installer_bytes(product: str, version: str) -> bytes:
+    """A signed installer already on the host (mde_lab_state host_files), as the executor would read it."""
+    name = "Microsoft Defender for Endpoint" if product == "md4ws" else "Microsoft Monitoring Agent"
+    magic = _OLE_MAGIC if product == "md4ws" else b"MZ"
+    return magic + f"\nProductName={name}\nProductVersion={version}\n".encode()
 
 
 def _read_installer(ctx: Context, step: dict, product: str) -> tuple[dict | None, dict | None]:
@@ -83,6 +91,9 @@ def enable_defender_feature(ctx: Context, step: dict) -> dict:
 
 
 def _msiexec(ctx: Context, success) -> dict:
+    if "installer_hang" in ctx.faults:
+        # msiexec never returns: the executor stops it at the step's timeout; the install never happened.
+        return {"ok": False, "rc": None, "timed_out": True, "timeout": ctx.timeout}
     attempts = 1
     if ctx.fault("msi_busy", once=True):
         attempts = 2                                     # 1618 on the first attempt, retried by the executor
