@@ -7,8 +7,9 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view, _steps
-from ansible_collections.defender.endpoint.plugins.plugin_utils._settings_plan import passive_outcome, plan_passive
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view, _linux_plan, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils._settings_plan import (
+    linux_passive_outcome, passive_outcome, plan_passive)
 from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
 
 ARGUMENT_SPEC = {
@@ -27,16 +28,15 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        if not _executor.is_windows(self):
-            raise AnsibleActionFail("defender_passive_mode on Linux hosts is not available yet in this version.")
+        windows = _executor.is_windows(self)
         facts = _executor.probe(self, task_vars or {}, args["extra_av_services"])
         try:
-            steps = plan_passive(facts, args["enabled"], args["force"])
+            planner = plan_passive if windows else _linux_plan.plan_passive
+            steps = planner(facts, args["enabled"], args["force"])
         except Refused as exc:
             raise AnsibleActionFail(str(exc)) from None
-        before = {"force_defender_passive_mode": (facts.get("mde") or {}).get("force_passive_mode")}
         if steps and self._task.diff:
-            result["diff"] = {"before": before, "after": {"force_defender_passive_mode": steps[0]["value"]},
+            result["diff"] = {"before": self._setting(facts, windows), "after": self._wanted(steps[0], windows),
                               "prepared": _steps.describe(steps[0])}
         if steps and self._task.check_mode:
             return dict(result, changed=True, steps=_flow.public_steps(steps, "planned"), **self._state(facts))
@@ -47,7 +47,7 @@ class ActionModule(ActionBase):
                             msg=_steps.failure_message(applied.failed), **self._state(applied.facts))
             facts = applied.facts
             result["steps"] = _flow.shown_records(applied.records)
-        problems, warnings = passive_outcome(facts, args["enabled"])
+        problems, warnings = (passive_outcome if windows else linux_passive_outcome)(facts, args["enabled"])
         result.update(changed=bool(steps), **self._state(facts))
         if warnings:
             result["warnings"] = warnings
@@ -56,7 +56,24 @@ class ActionModule(ActionBase):
         return result
 
     @staticmethod
+    def _setting(facts: dict, windows: bool) -> dict:
+        if windows:
+            return {"force_defender_passive_mode": (facts.get("mde") or {}).get("force_passive_mode")}
+        return {"enforcement_level": ((facts.get("managed_config") or {}).get("antivirusEngine") or {}).get(
+            "enforcementLevel")}
+
+    @staticmethod
+    def _wanted(step: dict, windows: bool) -> dict:
+        if windows:
+            return {"force_defender_passive_mode": step["value"]}
+        return {"enforcement_level": step["settings"]["antivirusEngine"]["enforcementLevel"]}
+
+    @staticmethod
     def _state(facts: dict) -> dict:
+        if facts.get("platform") == "linux":
+            return {"enforcement_level": ((facts.get("managed_config") or {}).get("antivirusEngine") or {}).get(
+                "enforcementLevel"), "av_running_mode": _host_view.av_running_mode(facts),
+                "third_party_av": [c.get("comm") for c in facts.get("fanotify_conflicts") or []]}
         return {"force_passive_mode": (facts.get("mde") or {}).get("force_passive_mode"),
                 "av_running_mode": _host_view.av_running_mode(facts),
                 "third_party_av": facts.get("third_party_av") or [],

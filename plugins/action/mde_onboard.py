@@ -10,18 +10,16 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _steps
 from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils._onboard_paths import LinuxPath, WindowsPath, common_state
 from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import PackageError, parse_package
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import (
-    Refused, Want, plan_offboard, plan_onboard)
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_verify import (
-    verify_offboarded, verify_onboarded, view_of)
+from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "onboarding_package": {"type": "path"},
-    "offboarding_package": {"type": "path"},
+    "onboarding_package": {"type": "list", "elements": "path"},
+    "offboarding_package": {"type": "list", "elements": "path"},
     "passive_mode": {"type": "bool"},
     "installer": {"type": "path"},
     "installer_remote": {"type": "bool", "default": False},
@@ -33,6 +31,14 @@ ARGUMENT_SPEC = {
     "remove_mma_workspace": {"type": "str"},
     "step_timeout": {"type": "int", "default": 900},
     "extra_av_services": {"type": "list", "elements": "str", "default": []},
+    # Linux hosts (mdatp)
+    "allow_conflicts": {"type": "bool", "default": False},
+    "mdatp_repository": {"type": "bool", "default": True},
+    "mdatp_channel": {"type": "str", "choices": ["prod", "insiders-fast", "insiders-slow"], "default": "prod"},
+    "mdatp_repository_url": {"type": "str", "default": "https://packages.microsoft.com"},
+    "mdatp_version": {"type": "str"},
+    "proxy": {"type": "str"},
+    "health_timeout": {"type": "int", "default": 300},
 }
 
 
@@ -53,13 +59,21 @@ def _installer(args: dict) -> dict | None:
 
 
 def _package(args: dict, kind: str, platform: str):
-    path = args.get(f"{kind}_package")
-    if not path:
-        return None
-    try:
-        return parse_package(path, expect_kind=kind, expect_platform=platform)
-    except PackageError as exc:
-        raise AnsibleActionFail(str(exc)) from None
+    """The package for this host's platform among the ones given (one task can serve Windows and Linux)."""
+    paths = args.get(f"{kind}_package") or []
+    parsed = []
+    for path in paths:
+        try:
+            info = parse_package(path, expect_kind=kind)
+        except PackageError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        if info.platform == platform:
+            return info
+        parsed.append(f"{path} ({info.platform})")
+    if parsed:
+        raise AnsibleActionFail(f"this host runs {platform} but {kind}_package has no {platform} package: "
+                                f"{', '.join(parsed)}; add the {platform} package of the same tenant.")
+    return None
 
 
 class ActionModule(ActionBase):
@@ -71,86 +85,58 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        if args["step_timeout"] < 30:
-            raise AnsibleActionFail("step_timeout must be at least 30 seconds (an MSI install takes minutes).")
+        if args["step_timeout"] < 30 or args["health_timeout"] < 0:
+            raise AnsibleActionFail("step_timeout must be at least 30 seconds (an MSI install takes minutes) and "
+                                    "health_timeout cannot be negative.")
         present = args["state"] == "present"
+        windows = _executor.is_windows(self)
         # Packages are parsed before the host is touched: an expired or wrong package costs no round trip.
-        if _executor.is_windows(self):
-            package = _package(args, "onboarding" if present else "offboarding", "windows")
-        else:
-            raise AnsibleActionFail("mde_onboard on Linux hosts is not available yet in this version.")
-        want = Want(state=args["state"], package=package, passive_mode=args["passive_mode"],
-                    installer=_installer(args), workspace_id=args["workspace_id"],
-                    has_workspace_key=bool(args["workspace_key"]), cloud=args["cloud"],
-                    allow_org_change=args["allow_org_change"], uninstall=args["uninstall"],
-                    remove_mma_workspace=args["remove_mma_workspace"])
+        package = _package(args, "onboarding" if present else "offboarding", "windows" if windows else "linux")
+        path = (WindowsPath if windows else LinuxPath)(args, package, _installer(args) if windows else None)
         facts = _executor.probe(self, task_vars or {}, args["extra_av_services"])
-        generation = classify(facts)
-        result.update(generation=generation.generation, os_label=generation.os_label,
+        generation = classify(facts).generation
+        result.update(generation=generation, os_label=classify(facts).os_label,
                       package=package.summary() if package else None)
         try:
-            steps = plan_onboard(facts, want) if present else plan_offboard(facts, want)
+            steps = path.plan(facts)
         except Refused as exc:
-            return dict(result, failed=True, msg=str(exc), changed=False, **self._state(facts, generation.generation))
-        before = view_of(facts, generation.generation)
-        after = _steps.expected_view(before, steps, package.org_id if package and present else None)
+            return dict(result, failed=True, msg=str(exc), changed=False, **self._state(path, facts, generation))
+        before = path.view(facts, generation)
         if self._task.diff and steps:
-            result["diff"] = {"before": before, "after": after,
+            result["diff"] = {"before": before,
+                              "after": _steps.expected_view(before, steps, package.org_id if package else None),
                               "prepared": "\n".join(f"{i}. {_steps.describe(s)}" for i, s in enumerate(steps, 1))}
         if not steps or self._task.check_mode:
-            status = "planned" if steps else "none"
-            result.update(changed=bool(steps), steps=_flow.public_steps(steps, status), reboot_required=False)
-            return self._finish(result, facts, generation.generation, args, package, applied=False)
-        secrets = {"onboarding_script": package.script} if package and present else {}
-        if package and not present:
-            secrets["offboarding_script"] = package.script
-        if args["workspace_key"]:
-            secrets["workspace_key"] = args["workspace_key"]
-        applied = _flow.apply(self, task_vars or {}, facts, steps, secrets, args["step_timeout"],
+            result.update(changed=bool(steps), steps=_flow.public_steps(steps, "planned" if steps else "none"),
+                          reboot_required=False)
+            return self._finish(result, path, facts, generation, applied=False)
+        applied = _flow.apply(self, task_vars or {}, facts, steps, path.secrets(), args["step_timeout"],
                               args["extra_av_services"])
         result.update(changed=any(r.get("status") == "ok" for r in applied.records),
                       steps=_flow.shown_records(applied.records), reboot_required=applied.reboot_required)
         if applied.failed:
             result.update(failed=True, failed_step=applied.failed["name"], msg=_steps.failure_message(applied.failed),
-                          **self._state(applied.facts, generation.generation))
+                          **self._state(path, applied.facts, generation))
             return result
         if applied.reboot_required and any(r.get("status") == "skipped" for r in applied.records):
-            result.update(self._state(applied.facts, generation.generation), onboarded=False, msg=(
+            result.update(self._state(path, applied.facts, generation), onboarded=False, msg=(
                 "the host must restart before the remaining steps can run: restart it (for example with "
                 "ansible.windows.win_reboot) and run this task again."))
             return result
-        return self._finish(result, applied.facts, generation.generation, args, package, applied=True)
+        return self._finish(result, path, applied.facts, generation, applied=True)
 
     @staticmethod
-    def _state(facts: dict, generation: str) -> dict:
-        return {"onboarded": _host_view.onboarded(facts), "org_id": _host_view.org_id(facts),
-                "av_running_mode": _host_view.av_running_mode(facts),
-                "force_passive_mode": (facts.get("mde") or {}).get("force_passive_mode"),
-                "md4ws_version": view_of(facts, generation)["md4ws"] if facts else None}
+    def _state(path, facts: dict, generation: str) -> dict:
+        return dict(common_state(facts), **path.state(facts, generation))
 
-    def _finish(self, result, facts, generation, args, package, applied):
-        result.update(self._state(facts, generation))
+    def _finish(self, result, path, facts, generation, applied):
+        result.update(self._state(path, facts, generation))
         if result.get("changed") and not applied:
             return dict(result, msg="check mode: nothing was changed; 'steps' lists what would run.")
-        warnings = result.setdefault("warnings", [])
-        if args["state"] == "present":
-            passive = args["passive_mode"]
-            if passive is None and facts.get("third_party_av"):
-                passive = True
-            if generation == "downlevel":
-                passive = None
-            problems, notes = verify_onboarded(facts, generation, package.org_id if package else None, passive,
-                                               args["workspace_id"])
-            warnings.extend(notes)
-            if generation == "downlevel":
-                warnings.append("the Microsoft Monitoring Agent was retired on 31 August 2024; plan the move to "
-                                "Defender for Cloud through Azure Arc (R-71..R-73) or to a supported OS.")
-            result["verified"] = not problems
-        else:
-            problems = verify_offboarded(facts, generation, args["uninstall"])
-            result["verified"] = not problems
-        if not warnings:
-            result.pop("warnings")
+        problems, warnings = path.verify(facts, generation)
+        result["verified"] = not problems
+        if warnings:
+            result["warnings"] = warnings
         if problems:
             done = "after the steps ran" if applied else "and nothing was planned to fix it"
             result.update(failed=True, msg=f"verification failed {done}: {'; '.join(problems)}.")

@@ -7,7 +7,7 @@
 DOCUMENTATION = r"""
 ---
 module: defender_passive_mode
-short_description: Put Microsoft Defender Antivirus in passive mode, or take it out, on a Windows host
+short_description: Put Microsoft Defender Antivirus in passive mode, or take it out, on a Windows or Linux host
 version_added: 0.1.0
 description:
   - Sets the C(ForceDefenderPassiveMode) policy value (REG_DWORD under
@@ -22,6 +22,10 @@ description:
     instead of failing.
   - Leaving passive mode while a third-party anti-malware product is detected is refused (two
     real-time engines side by side), unless O(force=true).
+  - On Linux hosts, sets C(antivirusEngine.enforcementLevel) to C(passive) or C(real_time) in the
+    managed configuration C(/etc/opt/microsoft/mdatp/managed/mdatp_managed.json) (other keys kept),
+    and verifies C(passive_mode_enabled) in C(mdatp health). A process holding a fanotify watch
+    counts as a third-party product.
 options:
   enabled:
     description:
@@ -56,9 +60,8 @@ attributes:
     support: full
   platform:
     support: full
-    platforms: [windows]
+    platforms: [windows, posix]
 notes:
-  - Linux hosts are not handled yet by this version.
   - The tests of this collection run against a simulated lab modeled on Microsoft's documentation.
 seealso:
   - module: defender.endpoint.mde_onboard
@@ -79,7 +82,7 @@ EXAMPLES = r"""
 RETURN = r"""
 force_passive_mode:
   description: The C(ForceDefenderPassiveMode) value after the task, null when absent.
-  returned: always
+  returned: Windows hosts
   type: int
   sample: 1
 av_running_mode:
@@ -93,9 +96,14 @@ third_party_av:
   type: list
   elements: str
   sample: [CSFalconService]
+enforcement_level:
+  description: C(antivirusEngine.enforcementLevel) of the managed configuration after the task.
+  returned: Linux hosts
+  type: str
+  sample: passive
 tamper_protected:
   description: Tamper protection is on.
-  returned: always
+  returned: Windows hosts
   type: bool
   sample: false
 steps:

@@ -7,10 +7,10 @@
 DOCUMENTATION = r"""
 ---
 module: mde_onboard
-short_description: Onboard a Windows host to Microsoft Defender for Endpoint, verify it, or offboard it
+short_description: Onboard a Windows or Linux host to Microsoft Defender for Endpoint, verify it, or offboard it
 version_added: 0.1.0
 description:
-  - Takes a Windows host of any supported generation to a verified, onboarded state
+  - Takes a Windows host of any supported generation, or a Linux host, to a verified, onboarded state
     (O(state=present)) or offboards it (O(state=absent)), in at most B(two) remote executions -
     one probe, then, only when something must change, one apply that runs every step in order.
     A host already in the wanted state costs one remote execution and reports C(changed=false).
@@ -33,7 +33,17 @@ description:
   - O(state=absent) runs the offboarding package's script (R-60) after checking, on the controller,
     that the package has not expired and is for the host's org; with O(uninstall=true) it then
     removes md4ws (only after offboarding succeeded, R-61) or the MMA (R-62).
-  - Linux hosts are not handled yet by this version; they fail with a clear message.
+  - C(linux) hosts (chosen from the connection's shell, so one task serves a mixed fleet) get
+    Microsoft's repository for their distribution and O(mdatp_channel) with its signing key (unless
+    O(mdatp_repository=false)), the C(mdatp) package (O(mdatp_version) pins it), passive mode and
+    the proxy in the managed configuration C(mdatp_managed.json) (C(antivirusEngine.enforcementLevel),
+    C(cloudService.proxy)), then C(mdatp_onboard.json) (mode 0600, after removing a stale
+    C(mdatp_offboard.json)), and a bounded wait (O(health_timeout)) until C(mdatp health) reports
+    C(licensed), the package's C(org_id) and C(healthy) (R-51). Offboarding writes
+    C(mdatp_offboard.json) and waits for the licence to go; O(uninstall=true) then removes C(mdatp).
+  - On Linux, a process holding a fanotify watch (another real-time anti-malware product) is reported
+    before anything is installed, and onboarding is refused unless O(passive_mode=true) or
+    O(allow_conflicts=true).
 options:
   state:
     description:
@@ -44,20 +54,28 @@ options:
   onboarding_package:
     description:
       - Path on the controller to the onboarding package, the portal's C(WindowsDefenderATPOnboardingPackage.zip)
-        or the C(WindowsDefenderATPOnboardingScript.cmd) inside it (Group Policy or SCCM deployment).
+        or the C(WindowsDefenderATPOnboardingScript.cmd) inside it (Group Policy or SCCM deployment); for Linux
+        hosts the Linux server package (C(MicrosoftDefenderATPOnboardingLinuxServer.py), its zip, or
+        C(mdatp_onboard.json)).
+      - A list of paths may be given, one per platform; each host takes the one for its platform, so one task
+        serves a mixed fleet. Every package is checked before any host is touched.
       - The interactive "Local Script" variant is refused (it prompts and pauses).
       - Required with O(state=present) except for C(downlevel) hosts, where it is optional and used
         only to check the org id.
       - The package's signed blob is a secret; it travels to the host in a no_log argument and is
         never shown.
-    type: path
+    type: list
+    elements: path
   offboarding_package:
     description:
       - Path on the controller to the offboarding package
         (C(WindowsDefenderATPOffboardingScript_valid_until_YYYY-MM-DD.cmd) or its zip).
       - Required with O(state=absent) when the host is onboarded. An expired package is refused
         before the host is touched.
-    type: path
+      - Linux hosts, C(MicrosoftDefenderATPOffboardingLinuxServer_valid_until_YYYY-MM-DD.py).
+      - A list of paths may be given, one per platform, as for O(onboarding_package).
+    type: list
+    elements: path
   passive_mode:
     description:
       - V(true) sets C(ForceDefenderPassiveMode=1) before install and onboarding (R-30) and verifies that
@@ -120,6 +138,42 @@ options:
         stopped and the task fails; nothing waits longer.
     type: int
     default: 900
+  allow_conflicts:
+    description:
+      - Linux hosts, onboard even though another fanotify-based product runs and passive mode is not asked.
+    type: bool
+    default: false
+  mdatp_repository:
+    description:
+      - Linux hosts, configure Microsoft's repository and signing key before installing C(mdatp). V(false)
+        installs from the repositories the host already has (a local mirror).
+    type: bool
+    default: true
+  mdatp_channel:
+    description: Linux hosts, the repository channel.
+    type: str
+    choices: [prod, insiders-fast, insiders-slow]
+    default: prod
+  mdatp_repository_url:
+    description:
+      - Linux hosts, base URL of Microsoft's package repository, or of a mirror with the same layout
+        (C(config/<distro>/<version>/<channel>.list|.repo) and C(keys/microsoft.asc)).
+    type: str
+    default: https://packages.microsoft.com
+  mdatp_version:
+    description: Linux hosts, the C(mdatp) version to install (installed again when it differs).
+    type: str
+  proxy:
+    description:
+      - Linux hosts, the HTTP(S) proxy mdatp uses to reach the service (C(cloudService.proxy) in the managed
+        configuration, R-40); an empty string removes it. Package downloads use the host's own proxy settings.
+    type: str
+  health_timeout:
+    description:
+      - Linux hosts, longest wait, in seconds, for C(mdatp health) to report the licence, the org and
+        C(healthy) (first definitions), or for the licence to go when offboarding.
+    type: int
+    default: 300
   extra_av_services:
     description:
       - Windows service names of third-party anti-malware products to look for, in addition to the
@@ -145,7 +199,7 @@ attributes:
     details: Before and after views of the managed state, and the planned steps; no secret is shown.
   platform:
     support: full
-    platforms: [windows]
+    platforms: [windows, posix]
 notes:
   - The host is never restarted. When a step needs a restart (the Windows-Defender feature, msiexec 3010)
     the remaining steps are not run, RV(reboot_required) is V(true) and the task should be run again after
@@ -189,6 +243,12 @@ EXAMPLES = r"""
     installer: files/md4ws.msi
     remove_mma_workspace: "{{ mde_workspace_id }}"
 
+- name: Onboard Linux servers in passive mode through a proxy
+  defender.endpoint.mde_onboard:
+    onboarding_package: files/MicrosoftDefenderATPOnboardingLinuxServer.py
+    passive_mode: true
+    proxy: http://proxy.example:3128/
+
 - name: Offboard and remove the unified solution
   defender.endpoint.mde_onboard:
     state: absent
@@ -229,12 +289,12 @@ av_running_mode:
   sample: passive
 force_passive_mode:
   description: The C(ForceDefenderPassiveMode) value, null when absent.
-  returned: when the host was probed
+  returned: Windows hosts
   type: int
   sample: 1
 md4ws_version:
   description: Version of the installed unified solution, null when not installed.
-  returned: when the host was probed
+  returned: Windows hosts
   type: str
   sample: 10.8760.26100.1000
 reboot_required:
@@ -253,6 +313,26 @@ steps:
     - {name: set_passive_mode, description: "set ForceDefenderPassiveMode = 1 (R-30/R-31)", status: ok}
     - {name: install_msi, description: "msiexec /i md4ws.msi /quiet FORCEPASSIVEMODE=1 (R-20)", status: ok, rc: 0, attempts: 1}
     - {name: run_script, description: "run the onboarding script (R-21)", status: ok, rc: 0}
+healthy:
+  description: Linux hosts, C(healthy) from C(mdatp health).
+  returned: Linux hosts
+  type: bool
+  sample: true
+licensed:
+  description: Linux hosts, C(licensed) from C(mdatp health).
+  returned: Linux hosts
+  type: bool
+  sample: true
+passive_mode_enabled:
+  description: Linux hosts, C(passive_mode_enabled) from C(mdatp health).
+  returned: Linux hosts
+  type: bool
+  sample: true
+mdatp_version:
+  description: Linux hosts, C(app_version) from C(mdatp health).
+  returned: Linux hosts
+  type: str
+  sample: 101.24082.0004
 failed_step:
   description: Name of the step that failed.
   returned: when a step failed

@@ -194,3 +194,16 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
         raise PackageError(f"{shown} expired on {info.expires:%Y-%m-%d %H:%M} UTC; offboarding packages are valid "
                            "for seven days: download a new one from the Defender portal.")
     return info
+
+
+def mdatp_json(info: PackageInfo) -> str:
+    """The ``mdatp_onboard.json`` / ``mdatp_offboard.json`` document the Linux package's script writes (REFERENCE 6).
+
+    The signed blob is kept as it is in the package (its body string untouched), wrapped once more.
+    """
+    found = _find_blob(info.script)
+    if found is None:
+        raise PackageError(f"{info.path} holds no signed blob; download the package again.")
+    outer, _body = found
+    key = "offboardingInfo" if info.kind == "offboarding" else "onboardingInfo"
+    return json.dumps({key: json.dumps(outer, separators=(",", ":"))})

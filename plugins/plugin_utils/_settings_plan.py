@@ -75,3 +75,16 @@ def plan_workspace(facts: dict, workspace_id: str, present: bool, has_key: bool,
         steps.append({"name": "add_mma_workspace", "workspace_id": workspace_id, "key": "workspace_key",
                       "cloud_type": 1 if cloud == "us_government" else 0})
     return steps
+
+
+def linux_passive_outcome(facts: dict, enabled: bool) -> tuple[list[str], list[str]]:
+    """(problems, warnings) on Linux: mdatp reports passive_mode_enabled in its health (R-30, R-51)."""
+    mdatp = facts.get("mdatp") or {}
+    health = mdatp.get("health")
+    if not mdatp.get("installed"):
+        return [], ["mdatp is not installed: the managed configuration takes effect when it is (mde_onboard)."]
+    if not health:
+        return [], ["mdatp health does not answer yet: passive mode is confirmed once the daemon runs."]
+    if bool(health.get("passive_mode_enabled")) != enabled:
+        return [f"mdatp reports passive_mode_enabled: {health.get('passive_mode_enabled')} after the change"], []
+    return [], []

@@ -61,6 +61,31 @@ def describe(step: dict) -> str:
         return f"set the MMA proxy to {step.get('proxy_url') or '(none)'} (R-40)"
     if name == "run_script":
         return f"run the {step['kind']} script (R-{'21' if step['kind'] == 'onboarding' else '60'})"
+    return _describe_linux(step)
+
+
+def _describe_linux(step: dict) -> str:
+    name = step["name"]
+    if name == "setup_repository":
+        return (f"configure Microsoft's '{step['channel']}' repository for {step['distro']} {step['version']} "
+                f"and its signing key ({step['package_manager']})")
+    if name == "install_package":
+        version = f" version {step['version']}" if step.get("version") else ""
+        return f"{step['package_manager']} install {step['package']}{version}"
+    if name == "remove_package":
+        return f"{step['package_manager']} remove {step['package']}"
+    if name == "merge_managed_config":
+        pairs = [f"{section}.{key} = {value}" for section, values in sorted(step["settings"].items())
+                 for key, value in sorted(values.items())]
+        return f"set {', '.join(pairs)} in mdatp_managed.json (R-30, R-40)"
+    if name == "write_secret_file":
+        return f"write {step['path']} (mode {step.get('mode', '0600')}, content not shown)"
+    if name == "remove_file":
+        return f"remove {step['path']}"
+    if name == "wait_health":
+        goal = ("licence gone" if step["until"] == "unlicensed"
+                else f"licensed to org {step.get('org_id')} and healthy")
+        return f"wait up to {step['timeout']} s for mdatp health: {goal} (R-51)"
     return name
 
 
@@ -88,6 +113,18 @@ def expected_view(view: dict, steps: list[dict], org_id: str | None) -> dict:
             after["mma_workspaces"] = [w for w in after["mma_workspaces"] or [] if w != step["workspace_id"].lower()]
         elif name == "run_script":
             after["onboarded_org"] = org_id if step["kind"] == "onboarding" else None
+        elif name == "setup_repository":
+            after["repository"] = True
+        elif name == "install_package":
+            after["mdatp"] = step.get("version") or "installed"
+        elif name == "remove_package":
+            after["mdatp"] = None
+        elif name == "merge_managed_config":
+            for values in step["settings"].values():
+                for key, value in values.items():
+                    after["enforcement_level" if key == "enforcementLevel" else key] = value
+        elif name == "write_secret_file":
+            after["onboarded_org"] = org_id if step["secret"] == "onboarding_json" else None
     return after
 
 
@@ -95,6 +132,9 @@ def failure_message(record: dict) -> str:
     """One sentence: which step failed, why, and what to do."""
     name, rc = record.get("name"), record.get("rc")
     what = describe(record.get("step") or {"name": name}) if record.get("step") else name
+    linux = _linux_failure(record, what)
+    if linux:
+        return linux
     if record.get("timed_out"):
         return (f"step '{what}' did not finish within {record.get('timeout')} s and was stopped; look at the host's "
                 "Application event log and installer logs, then run again (raise step_timeout if the host is slow).")
@@ -115,3 +155,18 @@ def failure_message(record: dict) -> str:
         return (f"step '{what}' failed with exit code {rc}: {meaning}{detail}; the host's sensor state was read "
                 "back and is reported; fix the cause and run again.")
     return f"step '{what}' failed{': ' + str(rc) if rc is not None else ''}{detail}."
+
+
+def _linux_failure(record: dict, what: str) -> str | None:
+    name, detail = record.get("name"), record.get("detail") or "no detail"
+    if name == "setup_repository":
+        return (f"step '{what}' failed: {detail}; make sure the host reaches Microsoft's repository (directly or "
+                "through https_proxy), or set mdatp_repository: false to install from the host's own repositories.")
+    if name in ("install_package", "remove_package"):
+        return (f"step '{what}' failed with exit code {record.get('rc')}: {detail}; nothing else was changed after "
+                "it; fix the package source and run again.")
+    if name == "wait_health":
+        return (f"step '{what}' gave up after {record.get('timeout')} s: {detail}; the files were written, mdatp has "
+                "not taken them yet; look at 'mdatp health' on the host and run again (raise health_timeout for "
+                "slow first definitions).")
+    return None

@@ -23,6 +23,7 @@ HOSTS = {
     "Migrate a 2016 host from the MMA-based sensor to the unified solution (R-70)": ("windows_server_2016", {
         "mma": {"installed": True, "version": "10.20.18067.0", "workspaces": [{"id": package_factory.MDE_WORKSPACE_ID}]},
         "onboarded_org": package_factory.FAKE_ORG}),
+    "Onboard Linux servers in passive mode through a proxy": ("rhel_9", {}),
     "Offboard and remove the unified solution": ("windows_server_2012_r2", {
         "onboarded_org": package_factory.FAKE_ORG, "md4ws": {"installed": True, "version": "10.8760.1"}}),
     "Passive mode beside a third-party antivirus, before onboarding (R-14, R-30)": ("windows_server_2019", {}),
@@ -46,7 +47,8 @@ def _local(value, packages):
     if name.startswith("WindowsDefenderATPOffboardingScript_valid_until_"):
         return packages["win_offboard_cmd"]
     return {"WindowsDefenderATPOnboardingPackage.zip": packages["win_onboard_zip"], "md4ws.msi": packages["md4ws_msi"],
-            "MMASetup-AMD64.exe": packages["mma_setup"]}[name]
+            "MMASetup-AMD64.exe": packages["mma_setup"],
+            "MicrosoftDefenderATPOnboardingLinuxServer.py": packages["linux_onboard_py"]}[name]
 
 
 @pytest.mark.parametrize("module", ["mde_onboard", "defender_passive_mode", "mma_workspace"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import linux, payload, profiles, store, windows, windows_apply
+from . import linux, linux_apply, payload, profiles, store, windows, windows_apply
 
 EXECUTORS = {
     "windows": "defender.endpoint.mde_host",
@@ -16,6 +16,18 @@ class LabHostError(Exception):
 
 class ConnectionDropped(Exception):
     """The connection broke while the module ran: the caller sees an unreachable host."""
+
+
+def _apply_linux(host: str, state: dict, faults: list[str], params: dict) -> dict:
+    fired = store.fired_faults(host)
+    ctx = linux_apply.Context(state, faults, fired, params.get("secrets") or {})
+    records = linux_apply.apply(ctx, params.get("steps") or [])
+    for path in params.get("staged") or []:
+        store.staged_file(host, path, delete=True)
+    store.save(host, state)
+    store.save_fired(host, fired)
+    return {"changed": any(r["status"] == "ok" for r in records), "steps": records,
+            "facts": linux.probe(state, faults, fired)}
 
 
 def _apply_windows(host: str, state: dict, faults: list[str], params: dict) -> dict:
@@ -60,12 +72,14 @@ def execute(host: str, profile: str, overrides: dict, faults: list[str], call: p
             operation = call.params.get("operation")
             if operation == "probe":
                 facts = (windows.probe(state, call.params.get("av_services") or [], faults)
-                         if platform == "windows" else linux.probe(state, faults))
+                         if platform == "windows" else linux.probe(state, faults, store.fired_faults(host)))
                 result = {"changed": False, "facts": facts}
             elif operation == "apply" and call.check_mode:
                 raise LabHostError("apply is never sent in check mode")
             elif operation == "apply" and platform == "windows":
                 result = _apply_windows(host, state, faults, call.params)
+            elif operation == "apply":
+                result = _apply_linux(host, state, faults, call.params)
             else:
                 raise LabHostError(f"mde_lab: operation {call.params.get('operation')!r} is not modeled")
         except ConnectionDropped:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 
-def health(state: dict) -> dict:
+def conflicts(state: dict, faults=()) -> list[dict]:
+    extra = [{"pid": 4242, "comm": "falcon-sensor"}] if "conflicting_fanotify" in faults else []
+    return [dict(c) for c in state["fanotify_conflicts"]] + extra
+
+
+def health(state: dict, faults=()) -> dict:
     """``mdatp health --output json`` of an installed mdatp."""
     mdatp = state["mdatp"]
     licensed = bool(mdatp["onboarded_org"]) and not state["offboarding_json"]
@@ -19,18 +24,23 @@ def health(state: dict) -> dict:
         "real_time_protection_enabled": not mdatp["passive_mode"] and mdatp["real_time_protection"],
         "definitions_status": "up_to_date" if mdatp["definitions_ready"] else "unavailable",
         "app_version": mdatp["version"],
-        "conflicting_applications": [c["comm"] for c in state["fanotify_conflicts"]],
+        "conflicting_applications": [c["comm"] for c in conflicts(state, faults)],
         "edr_machine_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c" if licensed else "",
     }
 
 
-def probe(state: dict, faults: list[str]) -> dict:
+def not_ready(state: dict, faults, fired) -> bool:
+    """Fault mdatp_not_ready: the daemon answers nothing until someone has waited for it once."""
+    return state["mdatp"]["installed"] and "mdatp_not_ready" in faults and "mdatp_not_ready" not in fired
+
+
+def probe(state: dict, faults: list[str], fired=()) -> dict:
     mdatp = state["mdatp"]
-    if mdatp["installed"] and "mdatp_not_ready" in faults:
+    if not_ready(state, faults, fired):
         mdatp_facts = {"installed": True, "health": None, "health_rc": 1,
                        "health_stderr": "Could not connect to daemon: the daemon is not running yet"}
     elif mdatp["installed"]:
-        mdatp_facts = {"installed": True, "health": health(state), "health_rc": 0, "health_stderr": None}
+        mdatp_facts = {"installed": True, "health": health(state, faults), "health_rc": 0, "health_stderr": None}
     else:
         mdatp_facts = {"installed": False, "health": None, "health_rc": None}
     onboard_present = bool(mdatp["onboarded_org"])
@@ -41,7 +51,9 @@ def probe(state: dict, faults: list[str]) -> dict:
         "onboarding_json": {"present": onboard_present, "org_id": mdatp["onboarded_org"]},
         "offboarding_json": {"present": bool(state["offboarding_json"])},
         "managed_config": state["managed_config"],
-        "fanotify_conflicts": [dict(c) for c in state["fanotify_conflicts"]],
+        "fanotify_conflicts": conflicts(state, faults),
         "package_manager": state["package_manager"],
+        "repository": {"present": bool(state["repository"])},
         "free_disk_mb": state["free_disk_mb"],
+        "staging_dir": "/var/tmp",
     }

@@ -89,6 +89,9 @@ def _linux(os_id, version_id, pretty, kernel, package_manager):
         "managed_config": None,
         "fanotify_conflicts": [],
         "free_disk_mb": 20000,
+        "repository": None,            # channel of Microsoft's repository once configured
+        "host_repo_has_mdatp": False,  # the host's own repositories (a mirror) carry mdatp
+        "files": {},                   # mode of the files mdatp reads, by path (octal string)
     }
 
 

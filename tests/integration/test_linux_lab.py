@@ -1,0 +1,180 @@
+"""mde_onboard and defender_passive_mode on the lab's Linux profiles through mdatp (issue: Linux onboarding;
+SPEC R-14, R-30, R-51, R-60; REFERENCE section 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import Lab
+from windows_lab import ONBOARD, PASSIVE, inventory, onboard_args, secrets
+
+import package_factory
+
+LINUX = ("ubuntu_22_04", "debian_12", "rhel_9")
+ORG = package_factory.FAKE_ORG
+ONBOARD_JSON = "/etc/opt/microsoft/mdatp/mdatp_onboard.json"
+
+
+def _args(packages, **extra):
+    return dict({"onboarding_package": [packages["linux_onboard_py"]]}, **extra)
+
+
+@pytest.fixture(scope="module")
+def cycle(packages, tmp_path_factory):
+    """Each Linux profile: onboard, onboard again, passive on, passive off, offboard with uninstall."""
+    base = tmp_path_factory.mktemp("linux")
+    lab = Lab(base / "state")
+    hosts = {p.replace("_", "-"): {"profile": p, "vars": {"mde_test_args": _args(packages)}} for p in LINUX}
+    runs = {}
+
+    def run(name, playbook, args, *extra):
+        for spec in hosts.values():
+            spec["vars"]["mde_test_args"] = args
+        before = {h: len(lab.executions(h)) for h in hosts}
+        _proc, results = lab.run(playbook, inventory(base, hosts, f"{name}.json"), base / name, *extra)
+        runs[name] = (results, {h: len(lab.executions(h)) - before[h] for h in hosts})
+
+    run("check", ONBOARD, _args(packages), "--check", "--diff")
+    run("onboard", ONBOARD, _args(packages))
+    run("again", ONBOARD, _args(packages))
+    run("passive_on", PASSIVE, {"enabled": True})
+    run("passive_again", PASSIVE, {"enabled": True})
+    run("passive_off", PASSIVE, {"enabled": False})
+    run("offboard", ONBOARD, {"state": "absent", "offboarding_package": [packages["linux_offboard_py"]],
+                              "uninstall": True})
+    return lab, runs
+
+
+def test_check_mode_changes_nothing_and_lists_the_steps(cycle):
+    lab, runs = cycle
+    results, counts = runs["check"]
+    for host, result in results.items():
+        assert result["changed"] and counts[host] == 1
+        assert [s["name"] for s in result["steps"]] == ["setup_repository", "install_package", "write_secret_file",
+                                                        "wait_health"]
+        assert all(c["check_mode"] for c in lab.executions(host)[:1])
+
+
+def test_each_profile_is_onboarded_licensed_to_the_org_and_healthy(cycle):
+    lab, runs = cycle
+    results, counts = runs["onboard"]
+    for host, result in results.items():
+        assert not result.get("failed"), (host, result.get("msg"))
+        assert result["generation"] == "linux" and result["verified"] and result["onboarded"]
+        assert result["licensed"] and result["healthy"] and result["org_id"] == ORG
+        assert counts[host] == 2                                        # probe + apply
+        assert lab.state(host)["files"][ONBOARD_JSON] == "0600"
+    assert "(dnf)" in results["rhel-9"]["steps"][0]["description"]
+    assert "for rhel 9" in results["rhel-9"]["steps"][0]["description"]
+    assert "for ubuntu 22.04" in results["ubuntu-22-04"]["steps"][0]["description"]
+
+
+def test_second_run_changes_nothing_with_one_execution(cycle):
+    _lab, runs = cycle
+    results, counts = runs["again"]
+    for host, result in results.items():
+        assert result["changed"] is False and result["verified"] and counts[host] == 1
+
+
+def test_passive_mode_on_and_off(cycle):
+    _lab, runs = cycle
+    on, on_counts = runs["passive_on"]
+    again, again_counts = runs["passive_again"]
+    off, _ = runs["passive_off"]
+    for host in on:
+        assert on[host]["changed"] and on[host]["av_running_mode"] == "passive" and on_counts[host] == 2
+        assert on[host]["enforcement_level"] == "passive"
+        assert again[host]["changed"] is False and again_counts[host] == 1
+        assert off[host]["changed"] and off[host]["av_running_mode"] == "normal"
+
+
+def test_offboarding_removes_the_licence_then_the_package(cycle):
+    lab, runs = cycle
+    results, _counts = runs["offboard"]
+    for host, result in results.items():
+        assert result["verified"] and not result.get("failed"), result.get("msg")
+        assert [s["name"] for s in result["steps"]] == ["write_secret_file", "wait_health", "remove_package"]
+        assert lab.state(host)["offboarding_json"] is True and lab.state(host)["mdatp"]["installed"] is False
+
+
+def test_reonboarding_removes_the_stale_offboarding_file(packages, tmp_path):
+    lab = Lab(tmp_path / "state")
+    state = {"mdatp": {"installed": True, "version": "101.1", "onboarded_org": ORG}, "offboarding_json": True,
+             "repository": "prod"}
+    hosts = {"deb": {"profile": "debian_12", "state": state, "vars": {"mde_test_args": _args(packages)}}}
+    _proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "out")
+    assert [s["name"] for s in results["deb"]["steps"]] == ["remove_file", "wait_health"]
+    assert results["deb"]["verified"] and lab.state("deb")["offboarding_json"] is False
+
+
+def test_refusals_before_any_damage(packages, tmp_path):
+    lab = Lab(tmp_path / "state")
+    hosts = {
+        "wrong-platform": {"profile": "ubuntu_22_04", "vars": {"mde_test_args": {
+            "onboarding_package": [packages["win_onboard_zip"]]}}},
+        "expired": {"profile": "rhel_9", "state": {"mdatp": {"installed": True, "onboarded_org": ORG}},
+                    "vars": {"mde_test_args": {"state": "absent",
+                                               "offboarding_package": [packages["linux_offboard_expired_py"]]}}},
+        "conflict": {"profile": "rhel_9", "faults": ["conflicting_fanotify"], "vars": {"mde_test_args": _args(packages)}},
+        "no-repo": {"profile": "debian_12", "faults": ["repo_unreachable"], "vars": {"mde_test_args": _args(
+            packages, passive_mode=True)}},
+        "not-found": {"profile": "ubuntu_22_04", "vars": {"mde_test_args": _args(packages, mdatp_repository=False)}},
+    }
+    inv = inventory(tmp_path, hosts)
+    lab.run(ONBOARD, inv, tmp_path / "probe", "--check")
+    fresh = {h: lab.state_bytes(h) for h in hosts if lab.state_bytes(h)}
+    _proc, results = lab.run(ONBOARD, inv, tmp_path / "out")
+    assert "has no linux package" in results["wrong-platform"]["msg"]
+    assert "expired" in results["expired"]["msg"]
+    assert lab.executions("wrong-platform") == [] and lab.executions("expired") == []
+    assert "falcon-sensor" in results["conflict"]["msg"] and "passive_mode: true" in results["conflict"]["msg"]
+    assert lab.state_bytes("conflict") == fresh["conflict"]
+    no_repo = results["no-repo"]
+    assert no_repo["failed_step"] == "setup_repository" and "Temporary failure" in no_repo["msg"]
+    assert "mdatp_repository: false" in no_repo["msg"]
+    assert lab.state_bytes("no-repo") == fresh["no-repo"]                      # failed first: nothing written
+    assert results["not-found"]["failed_step"] == "install_package"
+    assert "Unable to locate package mdatp" in results["not-found"]["msg"]
+
+
+def test_conflicts_accepted_in_passive_mode(packages, tmp_path):
+    lab = Lab(tmp_path / "state")
+    hosts = {"rhel": {"profile": "rhel_9", "faults": ["conflicting_fanotify"],
+                      "vars": {"mde_test_args": _args(packages, passive_mode=True)}}}
+    _proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "out")
+    result = results["rhel"]
+    assert result["verified"] and result["passive_mode_enabled"] is True
+    assert [s["name"] for s in result["steps"]][:3] == ["setup_repository", "merge_managed_config", "install_package"]
+    assert any("falcon-sensor" in w for w in result["warnings"])
+
+
+def test_daemon_not_ready_is_waited_for_within_the_bound(packages, tmp_path):
+    lab = Lab(tmp_path / "state")
+    installed = {"mdatp": {"installed": True, "version": "101.1"}, "repository": "prod"}
+    hosts = {"short": {"profile": "ubuntu_22_04", "state": installed, "faults": ["mdatp_not_ready"],
+                       "vars": {"mde_test_args": _args(packages, health_timeout=10)}},
+             "long": {"profile": "ubuntu_22_04", "state": installed, "faults": ["mdatp_not_ready"],
+                      "vars": {"mde_test_args": _args(packages)}}}
+    inv = inventory(tmp_path, hosts)
+    _proc, results = lab.run(ONBOARD, inv, tmp_path / "out")
+    assert results["short"]["failed_step"] == "wait_health" and "after 10 s" in results["short"]["msg"]
+    assert results["short"]["onboarded"] is False
+    assert results["long"]["verified"] is True
+    hosts["short"]["vars"]["mde_test_args"] = _args(packages)
+    _proc, rerun = lab.run(ONBOARD, inventory(tmp_path, hosts, "rerun.json"), tmp_path / "rerun")
+    assert rerun["short"]["verified"] is True
+
+
+def test_one_task_onboards_windows_and_linux_side_by_side(packages, tmp_path):
+    lab = Lab(tmp_path / "state")
+    both = onboard_args(packages, "modern", onboarding_package=[packages["win_onboard_zip"],
+                                                                packages["linux_onboard_zip"]])
+    hosts = {"win": {"profile": "windows_server_2022", "vars": {"mde_test_args": both}},
+             "lin": {"profile": "debian_12", "vars": {"mde_test_args": both}}}
+    proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "out", "-vvv")
+    assert results["win"]["verified"] and results["lin"]["verified"]
+    assert results["win"]["generation"] == "modern" and results["lin"]["generation"] == "linux"
+    assert results["lin"]["package"]["platform"] == "linux" and results["win"]["package"]["platform"] == "windows"
+    text = proc.stdout + proc.stderr + str(results)
+    for secret in secrets() + [package_factory.fake_signature(ORG + "linux")]:
+        assert secret not in text
