@@ -51,8 +51,8 @@ def repository_path(os_facts: dict) -> tuple[str, str]:
     if distro in _RHEL_LIKE:
         distro = "rhel"
     if distro in ("sles", "sle_hpc", "opensuse-leap"):
-        return "sles", version.split(".")[0]
-    return distro, version.split(".")[0]
+        return "sles", version.split(".", maxsplit=1)[0]
+    return distro, version.split(".", maxsplit=1)[0]
 
 
 def _managed(facts: dict, section: str, key: str):

@@ -80,7 +80,7 @@ def test_passive_mode_on_and_off(cycle):
     _lab, runs = cycle
     on, on_counts = runs["passive_on"]
     again, again_counts = runs["passive_again"]
-    off, _ = runs["passive_off"]
+    off = runs["passive_off"][0]
     for host in on:
         assert on[host]["changed"] and on[host]["av_running_mode"] == "passive" and on_counts[host] == 2
         assert on[host]["enforcement_level"] == "passive"
