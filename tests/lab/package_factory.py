@@ -200,6 +200,24 @@ def write_set(directory: str, now: datetime.datetime | None = None) -> dict[str,
     return paths
 
 
+def fleet_vars(paths: dict[str, str]) -> dict:
+    """The fleet-wide settings a user sets once (group_vars/all), pointing at a generated set."""
+    return {
+        "mde_onboarding_package": [paths["win_onboard_zip"], paths["linux_onboard_py"]],
+        "mde_offboarding_package": [paths["win_offboard_cmd"], paths["linux_offboard_py"]],
+        "mde_md4ws_installer": paths["md4ws_msi"],
+        "mde_mma_installer": paths["mma_setup"],
+        "mde_workspace_id": MDE_WORKSPACE_ID,
+        "mde_workspace_key": FAKE_WORKSPACE_KEY,
+    }
+
+
 if __name__ == "__main__":
-    for key, value in sorted(write_set(sys.argv[1] if len(sys.argv) > 1 else "packages").items()):
-        print(f"{key}: {value}")
+    target = sys.argv[1] if len(sys.argv) > 1 else "packages"
+    written = write_set(os.path.abspath(target))
+    if "--fleet-vars" in sys.argv:
+        with open(sys.argv[sys.argv.index("--fleet-vars") + 1], "w") as out:
+            json.dump(fleet_vars(written), out, indent=2)
+    else:
+        for key, value in sorted(written.items()):
+            print(f"{key}: {value}")
