@@ -21,6 +21,7 @@ step "ansible-lint (production profile)"
 ansible-lint --nocolor
 
 step "molecule lab scenario (converge, idempotence, verify)"
+python tests/lab/package_factory.py .build/lab-packages --fleet-vars .build/lab-packages/fleet.json
 MDE_LAB_STATE_DIR="$ROOT/.build/molecule-lab-state"
 rm -rf "$MDE_LAB_STATE_DIR"
 MDE_LAB_STATE_DIR="$MDE_LAB_STATE_DIR" molecule test -s lab

@@ -70,7 +70,7 @@ def render(report: dict) -> str:
     out.append('</div><p class="legend">' + "".join(f'<span><i style="background:{c}"></i>{s}</span>'
                                                       for s, c in COLOURS.items()) + "</p>")
     out.append("<h2>Hosts</h2><table><colgroup>" + "".join(
-        f'<col style="width:{w}%">' for w in (13, 9, 14, 9, 13, 8, 20, 14)) + "</colgroup>")
+        f'<col style="width:{w}%">' for w in (12, 8, 13, 8, 12, 7, 26, 14)) + "</colgroup>")
     out.append("<thead><tr><th>host</th><th>generation</th><th>OS</th><th>status</th><th>org id</th>"
                "<th>AV mode</th><th>reason</th><th>next action</th></tr></thead><tbody>")
     rows = sorted(report["hosts"].items(), key=lambda item: (_ORDER.get(item[1]["status"], 9), item[0]))
