@@ -67,8 +67,8 @@ def render(report: dict) -> str:
     for generation, counts in sorted(summary["by_generation"].items()):
         out.append(f'<div class="bar-row"><span class="bar-label">{escape(generation)}</span>{_bar(counts)}'
                    f'<span class="bar-count">{sum(counts.values())}</span></div>')
-    out.append('</div><p class="legend">' + "".join(f'<span><i style="background:{c}"></i>{s}</span>'
-                                                      for s, c in COLOURS.items()) + "</p>")
+    legend = "".join(f'<span><i style="background:{c}"></i>{s}</span>' for s, c in COLOURS.items())
+    out.append(f'</div><p class="legend">{legend}</p>')
     out.append("<h2>Hosts</h2><table><colgroup>" + "".join(
         f'<col style="width:{w}%">' for w in (12, 8, 13, 8, 12, 7, 26, 14)) + "</colgroup>")
     out.append("<thead><tr><th>host</th><th>generation</th><th>OS</th><th>status</th><th>org id</th>"

@@ -172,8 +172,8 @@ def test_html_report_needs_no_sideways_scrolling_in_chromium(fleet, width, tmp_p
     _lab, runs = fleet
     html = (runs["onboard"]["dir"] / "report.html").read_text()
     probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("</body>", "<script>document.title='W'+document.documentElement.scrollWidth"
-                                              "+'x'+window.innerWidth;</script></body>"))
+    measure = "<script>document.title='W'+document.documentElement.scrollWidth+'x'+window.innerWidth;</script>"
+    probe.write_text(html.replace("</body>", measure + "</body>"))
     args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width},900"]
     dom = subprocess.run(args + ["--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120,
                          check=False).stdout
