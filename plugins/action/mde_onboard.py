@@ -11,6 +11,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils._certificates import CertificateError, read_certificate
 from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
 from ansible_collections.defender.endpoint.plugins.plugin_utils._onboard_paths import LinuxPath, WindowsPath, common_state
 from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import PackageError, parse_package
@@ -31,6 +32,9 @@ ARGUMENT_SPEC = {
     "remove_mma_workspace": {"type": "str"},
     "step_timeout": {"type": "int", "default": 900},
     "extra_av_services": {"type": "list", "elements": "str", "default": []},
+    "network_protection": {"type": "bool", "default": False},
+    "intermediate_ca_certificate": {"type": "path"},
+    "scep_cloud_protection": {"type": "bool", "default": False},
     # Linux hosts (mdatp)
     "allow_conflicts": {"type": "bool", "default": False},
     "mdatp_repository": {"type": "bool", "default": True},
@@ -92,7 +96,14 @@ class ActionModule(ActionBase):
         windows = _executor.is_windows(self)
         # Packages are parsed before the host is touched: an expired or wrong package costs no round trip.
         package = _package(args, "onboarding" if present else "offboarding", "windows" if windows else "linux")
-        path = (WindowsPath if windows else LinuxPath)(args, package, _installer(args) if windows else None)
+        certificate = None
+        if windows and args["intermediate_ca_certificate"]:
+            try:
+                certificate = read_certificate(args["intermediate_ca_certificate"])
+            except CertificateError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+        path = (WindowsPath if windows else LinuxPath)(args, package, _installer(args) if windows else None,
+                                                       certificate)
         facts = _executor.probe(self, task_vars or {}, args["extra_av_services"])
         generation = classify(facts).generation
         result.update(generation=generation, os_label=classify(facts).os_label,

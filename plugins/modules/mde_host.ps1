@@ -122,7 +122,7 @@ Function Get-ProductFacts {
     foreach ($root in $roots) {
         foreach ($key in (Get-ChildItem -LiteralPath $root -ErrorAction SilentlyContinue)) {
             $name = $key.GetValue('DisplayName')
-            if ($name -match '^Microsoft (Defender for (Windows Server|Endpoint)|Monitoring Agent)') {
+            if ($name -match '^(Microsoft (Defender for (Windows Server|Endpoint)|Monitoring Agent|Security Client)|System Center( 2012)? Endpoint Protection)') {
                 $found += @{ name = $name; version = $key.GetValue('DisplayVersion'); product_code = $key.PSChildName }
             }
         }
@@ -170,12 +170,13 @@ Function Invoke-Process {
 
 Function Test-Installer {
     # The file must be the one sent (sha256) and signed (Authenticode), as install.ps1 checks (exit 15).
-    param($Step, [hashtable]$Record)
+    param($Step, [hashtable]$Record, [switch]$SkipSignature)
     if (-not (Test-Path -LiteralPath $Step.path)) { $Record.detail = "file not found: $($Step.path)"; return $false }
     if ($Step.sha256) {
         $hash = (Get-FileHash -LiteralPath $Step.path -Algorithm SHA256).Hash
         if ($hash -ne $Step.sha256.ToUpper()) { $Record.detail = 'the staged file does not match its sha256'; return $false }
     }
+    if ($SkipSignature) { return $true }
     $signature = Get-AuthenticodeSignature -FilePath $Step.path
     if ($signature.Status -ne 'Valid') { $Record.signature = [string]$signature.Status; return $false }
     return $true
@@ -268,6 +269,35 @@ Function Invoke-OneStep {
             $cfg.ReloadConfiguration()
             return $true
         }
+        'import_certificate' {
+            # R-41: Import-Certificate -FilePath .\InterCA.cer -CertStoreLocation Cert:\LocalMachine\Ca
+            if (-not (Test-Installer -Step $Step -Record $Record -SkipSignature)) { return $false }
+            $null = Import-Certificate -FilePath $Step.path -CertStoreLocation 'Cert:\LocalMachine\Ca'
+            return $true
+        }
+        'set_network_protection' {
+            # R-42: the four documented Set-MpPreference settings for 2012 R2 / 2016.
+            Set-MpPreference -EnableNetworkProtection Enabled
+            Set-MpPreference -AllowNetworkProtectionOnWinServer 1
+            Set-MpPreference -AllowNetworkProtectionDownLevel 1
+            Set-MpPreference -AllowDatagramProcessingOnWinServer 1
+            return $true
+        }
+        'set_scep_cloud_protection' {
+            # R-24: SCEP cloud protection membership Advanced (SpyNetReporting = 2).
+            $key = 'HKLM:\SOFTWARE\Policies\Microsoft\Microsoft Antimalware\SpyNet'
+            if (-not (Test-Path -LiteralPath $key)) { $null = New-Item -Path $key -Force }
+            $null = New-ItemProperty -LiteralPath $key -Name 'SpyNetReporting' -Value 2 -PropertyType DWord -Force
+            return $true
+        }
+        'detection_test' {
+            # R-52: the documented command line (without -NoExit, so no hidden shell stays behind).
+            $folder = 'C:\test-MDATP-test'
+            $null = New-Item -Path $folder -ItemType Directory -Force
+            $command = "(New-Object System.Net.WebClient).DownloadFile('http://127.0.0.1/1.exe', 'C:\\test-MDATP-test\\invoice.exe'); Start-Process 'C:\\test-MDATP-test\\invoice.exe'"
+            $Record.rc = Invoke-Process -FilePath "$env:SystemRoot\System32\WindowsPowerShell\v1.0\powershell.exe" -Arguments "-ExecutionPolicy Bypass -WindowStyle Hidden -Command `"$command`"" -Timeout 60
+            return $true
+        }
         'run_script' {
             # R-21 / R-60: the package's own .cmd, non-interactive; its exit code is its error code.
             $path = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath "defender.endpoint-$([guid]::NewGuid()).cmd"
@@ -305,6 +335,27 @@ Function Invoke-Step {
     return , $records
 }
 
+Function Get-HardeningFacts {
+    # R-24 (SCEP cloud protection), R-41 (intermediate CA certificates), R-42 (network protection).
+    $facts = @{
+        ca_thumbprints = @(Get-ChildItem -Path 'Cert:\LocalMachine\CA' -ErrorAction SilentlyContinue | ForEach-Object { $_.Thumbprint.ToUpper() })
+        scep_spynet_reporting = Get-RegValue -Path 'HKLM:\SOFTWARE\Policies\Microsoft\Microsoft Antimalware\SpyNet' -Name 'SpyNetReporting'
+        mp_preference = $null
+    }
+    if (Get-Command -Name Get-MpPreference -ErrorAction SilentlyContinue) {
+        $pref = Get-MpPreference -ErrorAction SilentlyContinue
+        if ($pref) {
+            $facts.mp_preference = @{
+                enable_network_protection = [int]$pref.EnableNetworkProtection
+                allow_network_protection_on_win_server = [bool]$pref.AllowNetworkProtectionOnWinServer
+                allow_network_protection_down_level = [bool]$pref.AllowNetworkProtectionDownLevel
+                allow_datagram_processing_on_win_server = [bool]$pref.AllowDatagramProcessingOnWinServer
+            }
+        }
+    }
+    return $facts
+}
+
 Function Get-HostFacts {
     $services = @{}
     foreach ($name in @('Sense', 'WinDefend', 'WdNisSvc', 'HealthService')) { $services[$name] = Get-ServiceFacts -Name $name }
@@ -329,6 +380,7 @@ Function Get-HostFacts {
         pending_reboot = Test-PendingReboot
         free_disk_mb = [int]($drive.FreeSpace / 1MB)
         staging_dir = [System.IO.Path]::GetTempPath()
+        hardening = Get-HardeningFacts
         powershell_version = $PSVersionTable.PSVersion.ToString()
     }
 }

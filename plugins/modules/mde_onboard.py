@@ -138,6 +138,27 @@ options:
         stopped and the task fails; nothing waits longer.
     type: int
     default: 900
+  network_protection:
+    description:
+      - C(unified) hosts (2012 R2, 2016), turn network protection on with the four documented settings
+        (C(Set-MpPreference -EnableNetworkProtection Enabled), C(-AllowNetworkProtectionOnWinServer 1),
+        C(-AllowNetworkProtectionDownLevel 1), C(-AllowDatagramProcessingOnWinServer 1)), after onboarding (R-42).
+      - Off by default; test the performance impact on busy hosts first. V(false) leaves the settings as they are.
+    type: bool
+    default: false
+  intermediate_ca_certificate:
+    description:
+      - Windows Server 2012 R2, path on the controller to C(InterCA.cer), imported into
+        C(Cert:\LocalMachine\Ca) when its thumbprint is not there yet, for sensors that use
+        C(TelemetryProxyServer) and cannot reach the CRL as SYSTEM (R-41). Refused while the sensor is older
+        than 10.8048.22439.1065 (update it first, KB5005292). Ignored on other versions.
+    type: path
+  scep_cloud_protection:
+    description:
+      - C(downlevel) hosts running System Center Endpoint Protection, set its cloud protection membership
+        to Advanced (C(SpyNetReporting=2), R-24). Hosts without SCEP are left alone.
+    type: bool
+    default: false
   allow_conflicts:
     description:
       - Linux hosts, onboard even though another fanotify-based product runs and passive mode is not asked.

@@ -18,13 +18,14 @@ MMA_RETIRED = ("the Microsoft Monitoring Agent was retired on 31 August 2024; pl
 class WindowsPath:
     platform = "windows"
 
-    def __init__(self, args: dict, package, installer: dict | None):
-        self.args, self.package = args, package
+    def __init__(self, args: dict, package, installer: dict | None, certificate: dict | None = None):
+        self.args, self.package, self.certificate = args, package, certificate
         self.want = _windows_plan.Want(
             state=args["state"], package=package, passive_mode=args["passive_mode"], installer=installer,
             workspace_id=args["workspace_id"], has_workspace_key=bool(args["workspace_key"]), cloud=args["cloud"],
             allow_org_change=args["allow_org_change"], uninstall=args["uninstall"],
-            remove_mma_workspace=args["remove_mma_workspace"])
+            remove_mma_workspace=args["remove_mma_workspace"], network_protection=args["network_protection"],
+            intermediate_ca=certificate, scep_cloud_protection=args["scep_cloud_protection"])
 
     def plan(self, facts: dict) -> list[dict]:
         if self.args["state"] == "present":
@@ -59,6 +60,9 @@ class WindowsPath:
             passive = None
         problems, warnings = _windows_verify.verify_onboarded(
             facts, generation, self.package.org_id if self.package else None, passive, args["workspace_id"])
+        problems += _windows_verify.verify_hardening(
+            facts, generation, args["network_protection"], (self.certificate or {}).get("thumbprint"),
+            args["scep_cloud_protection"])
         if generation == "downlevel":
             warnings.append(MMA_RETIRED)
         return problems, warnings
@@ -67,7 +71,7 @@ class WindowsPath:
 class LinuxPath:
     platform = "linux"
 
-    def __init__(self, args: dict, package, _installer):
+    def __init__(self, args: dict, package, _installer, _certificate=None):
         self.args, self.package = args, package
         self.want = _linux_plan.LinuxWant(
             state=args["state"], package=package, passive_mode=args["passive_mode"],

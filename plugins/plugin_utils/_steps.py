@@ -61,6 +61,15 @@ def describe(step: dict) -> str:
         return f"set the MMA proxy to {step.get('proxy_url') or '(none)'} (R-40)"
     if name == "run_script":
         return f"run the {step['kind']} script (R-{'21' if step['kind'] == 'onboarding' else '60'})"
+    if name == "import_certificate":
+        return f"import {step.get('file_name') or step.get('path')} into Cert:\\LocalMachine\\Ca (R-41)"
+    if name == "set_network_protection":
+        return ("Set-MpPreference EnableNetworkProtection Enabled, AllowNetworkProtectionOnWinServer, "
+                "AllowNetworkProtectionDownLevel, AllowDatagramProcessingOnWinServer (R-42)")
+    if name == "set_scep_cloud_protection":
+        return "set SCEP cloud protection membership to Advanced (SpyNetReporting = 2, R-24)"
+    if name == "detection_test":
+        return "run the detection test command line in C:\\test-MDATP-test (R-52)"
     return _describe_linux(step)
 
 

@@ -19,6 +19,8 @@ from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites i
 
 # Missing prerequisites that the plan itself fixes, so they do not block it (R-12: enable the feature first).
 _FIXED_BY_PLAN = {"defender_feature"}
+SENSE_FOR_INTERCA = (10, 8048, 22439, 1065)   # R-13 / R-41
+_SCEP = ("system center endpoint protection", "system center 2012 endpoint protection", "microsoft security client")
 
 
 class Refused(ValueError):
@@ -37,9 +39,13 @@ class Want:
     allow_org_change: bool = False
     uninstall: bool = False
     remove_mma_workspace: str | None = None
+    network_protection: bool = False       # R-42, unified hosts
+    intermediate_ca: dict | None = None    # R-41, 2012 R2: read_certificate() of InterCA.cer
+    scep_cloud_protection: bool = False    # R-24, downlevel hosts running SCEP
 
 
 def _installer_step(name: str, installer: dict, **extra) -> dict:
+    """A step that needs a file: copied from the controller (local_path) or already on the host (remote_path)."""
     step = {"name": name, **extra}
     if installer.get("remote_path"):
         step["path"] = installer["remote_path"]
@@ -120,7 +126,7 @@ def plan_onboard(facts: dict, want: Want) -> list[dict]:
                       "set allow_org_change: true to move it (offboarding it from the old org first is advised).")
     if generation == "downlevel":
         # ForceDefenderPassiveMode belongs to the Sense-based sensor; downlevel AV is SCEP or the OS's own (R-24).
-        return _downlevel_steps(facts, want, label)
+        return _downlevel_steps(facts, want, label) + _scep_steps(facts, want)
     passive = _passive_wanted(facts, want)
     steps = _passive_step(facts, passive)
     if generation == "unified":
@@ -130,7 +136,42 @@ def plan_onboard(facts: dict, want: Want) -> list[dict]:
     if want.remove_mma_workspace and want.remove_mma_workspace.lower() in _workspaces(facts):
         # R-70: the MMA-based sensor gives way to the unified one only after onboarding succeeded.
         steps.append({"name": "remove_mma_workspace", "workspace_id": want.remove_mma_workspace})
+    if generation == "unified":
+        steps += _hardening_steps(facts, want, steps)
     return steps
+
+
+def _version(text) -> tuple:
+    return tuple(int(p) for p in str(text or "0").split(".") if p.isdigit())
+
+
+def _hardening_steps(facts: dict, want: Want, planned: list[dict]) -> list[dict]:
+    """R-41 and R-42, both opt-in, after the unified solution is installed and onboarded."""
+    hardening = facts.get("hardening") or {}
+    steps = []
+    if want.intermediate_ca and str((facts.get("os") or {}).get("version", "")).startswith("6.3"):
+        if want.intermediate_ca["thumbprint"] not in (hardening.get("ca_thumbprints") or []):
+            md4ws = _host_view.md4ws_product(facts)
+            installing = any(s["name"] == "install_msi" for s in planned)
+            if md4ws and not installing and _version(md4ws.get("version")) < SENSE_FOR_INTERCA:
+                raise Refused(f"the sensor is {md4ws.get('version')}, older than 10.8048.22439.1065: update it first "
+                              "(KB5005292), then import the intermediate CA certificate (R-13, R-41).")
+            steps.append(_installer_step("import_certificate", {**want.intermediate_ca}))
+    if want.network_protection:
+        pref = hardening.get("mp_preference") or {}
+        if not (pref.get("enable_network_protection") == 1 and pref.get("allow_network_protection_on_win_server")
+                and pref.get("allow_network_protection_down_level")
+                and pref.get("allow_datagram_processing_on_win_server")):
+            steps.append({"name": "set_network_protection"})
+    return steps
+
+
+def _scep_steps(facts: dict, want: Want) -> list[dict]:
+    """R-24, opt-in: only where SCEP is installed, cloud protection membership Advanced."""
+    scep = any(str(p.get("name", "")).lower().startswith(_SCEP) for p in facts.get("products") or [])
+    if want.scep_cloud_protection and scep and (facts.get("hardening") or {}).get("scep_spynet_reporting") != 2:
+        return [{"name": "set_scep_cloud_protection"}]
+    return []
 
 
 def _unified_install_steps(facts: dict, want: Want, passive: bool | None, label: str) -> list[dict]:

@@ -73,3 +73,22 @@ def verify_offboarded(facts: dict, generation: str, uninstalled: bool) -> list[s
     if uninstalled and generation == "unified" and _host_view.md4ws_product(facts) is not None:
         problems.append("the unified solution (md4ws.msi) is still installed")
     return problems
+
+
+def verify_hardening(facts: dict, generation: str, network_protection: bool, thumbprint: str | None,
+                     scep_cloud_protection: bool) -> list[str]:
+    """The opt-in settings asked for are in place (R-24, R-41, R-42)."""
+    hardening = facts.get("hardening") or {}
+    problems = []
+    if generation == "unified" and network_protection:
+        pref = hardening.get("mp_preference") or {}
+        if pref.get("enable_network_protection") != 1 or not pref.get("allow_network_protection_on_win_server"):
+            problems.append("network protection is not enabled (R-42)")
+    version = str((facts.get("os") or {}).get("version", ""))
+    if generation == "unified" and thumbprint and version.startswith("6.3") \
+            and thumbprint not in (hardening.get("ca_thumbprints") or []):
+        problems.append(f"the intermediate CA certificate {thumbprint} is not in Cert:\\LocalMachine\\Ca (R-41)")
+    scep = any("endpoint protection" in str(p.get("name", "")).lower() for p in facts.get("products") or [])
+    if generation == "downlevel" and scep_cloud_protection and scep and hardening.get("scep_spynet_reporting") != 2:
+        problems.append("SCEP cloud protection membership is not Advanced (R-24)")
+    return problems

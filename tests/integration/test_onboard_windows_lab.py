@@ -181,3 +181,43 @@ def test_migration_from_the_mma_based_sensor(packages, tmp_path):
     assert lab.state("srv2016-mma")["mma"]["workspaces"] == []
     _proc, again = lab.run(ONBOARD, inv, tmp_path / "again")
     assert again["srv2016-mma"]["changed"] is False
+
+
+def test_opt_in_hardening_on_unified_and_downlevel_hosts(packages, tmp_path):
+    """R-41 (InterCA certificate, 2012 R2), R-42 (network protection), R-24 (SCEP cloud protection): off by
+    default, applied once when asked, verified, and left alone on the next run."""
+    lab = Lab(tmp_path / "state")
+    scep = {"scep": {"installed": True, "spynet_reporting": 1},
+            "mma": {"installed": True, "version": "10.20.18069.0", "workspaces": []}}
+    hardened = {"network_protection": True, "intermediate_ca_certificate": packages["interca_cer"]}
+    hosts = {"r2": {"profile": "windows_server_2012_r2", "vars": {"mde_test_args": onboard_args(
+                 packages, "unified", **hardened)}},
+             "s16": {"profile": "windows_server_2016", "vars": {"mde_test_args": onboard_args(
+                 packages, "unified", **hardened)}},
+             "plain": {"profile": "windows_server_2016", "vars": {"mde_test_args": onboard_args(packages, "unified")}},
+             "scep": {"profile": "windows_server_2008_r2_sp1", "state": scep, "vars": {"mde_test_args": onboard_args(
+                 packages, "downlevel", scep_cloud_protection=True)}}}
+    inv = inventory(tmp_path, hosts)
+    _proc, first = lab.run(ONBOARD, inv, tmp_path / "first")
+    names = {h: [s["name"] for s in r["steps"]] for h, r in first.items()}
+    assert names["r2"] == ["install_msi", "run_script", "import_certificate", "set_network_protection"]
+    assert names["s16"] == ["install_msi", "run_script", "set_network_protection"]       # R-41 is 2012 R2 only
+    assert names["plain"] == ["install_msi", "run_script"]
+    assert names["scep"] == ["add_mma_workspace", "set_scep_cloud_protection"]
+    assert all(r["verified"] for r in first.values()), {h: r.get("msg") for h, r in first.items()}
+    assert len(lab.state("r2")["ca_thumbprints"]) == 1 and lab.state("scep")["scep"]["spynet_reporting"] == 2
+    assert lab.state("plain")["network_protection"] == {}
+    _proc, second = lab.run(ONBOARD, inv, tmp_path / "second")
+    assert not any(r["changed"] for r in second.values())
+
+
+def test_interca_refused_for_an_old_sensor_and_for_a_file_that_is_not_a_certificate(packages, tmp_path):
+    lab = Lab(tmp_path / "state")
+    old = {"onboarded_org": package_factory.FAKE_ORG, "md4ws": {"installed": True, "version": "10.8048.22000.1"}}
+    hosts = {"old": {"profile": "windows_server_2012_r2", "state": old, "vars": {"mde_test_args": onboard_args(
+                 packages, "unified", intermediate_ca_certificate=packages["interca_cer"])}},
+             "bad": {"profile": "windows_server_2012_r2", "vars": {"mde_test_args": onboard_args(
+                 packages, "unified", intermediate_ca_certificate=packages["win_onboard_cmd"])}}}
+    _proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "out")
+    assert "KB5005292" in results["old"]["msg"] and [c["operation"] for c in lab.executions("old")] == ["probe"]
+    assert "not an X.509 certificate" in results["bad"]["msg"] and lab.executions("bad") == []

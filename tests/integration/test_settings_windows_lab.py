@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from conftest import Lab
+import json
+
+from conftest import ROOT, Lab
 from windows_lab import ONBOARD, PASSIVE, WORKSPACE, inventory, onboard_args, secrets
 
 import package_factory
@@ -112,3 +114,20 @@ def test_no_secret_in_any_output(packages, tmp_path):
     assert "run the onboarding script" in text and "key ********" in text     # the runs did happen
     for secret in secrets() + [password]:
         assert secret not in text, "a secret leaked into the output"
+
+
+def test_detection_test_runs_only_on_onboarded_hosts(tmp_path):
+    """R-52 through verify.yml: opt-in, onboarded Windows hosts only, and the report says what to look for."""
+    lab = Lab(tmp_path / "state")
+    hosts = {"on": {"profile": "windows_server_2022", "state": {"onboarded_org": ORG}},
+             "off": {"profile": "windows_server_2019"}}
+    inv = inventory(tmp_path, hosts)
+    report = tmp_path / "report"
+    proc = lab.playbook(ROOT / "playbooks" / "verify.yml", "-e", "mde_detection_test=true", inventory=inv,
+                        MDE_REPORT_DIR=str(report))
+    rows = json.loads((report / "report.json").read_text())["hosts"]
+    assert lab.state("on")["detection_tests"] == 1 and lab.state("off")["detection_tests"] == 0
+    assert "Suspicious PowerShell command line" in rows["on"]["next_action"]
+    assert rows["off"]["status"] == "failed" and proc.returncode == 2
+    proc = lab.playbook(ROOT / "playbooks" / "verify.yml", inventory=inv, MDE_REPORT_DIR=str(report))
+    assert lab.state("on")["detection_tests"] == 1                     # not without mde_detection_test

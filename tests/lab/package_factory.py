@@ -29,6 +29,12 @@ FAKE_WORKSPACE_KEY = base64.b64encode(hashlib.sha512(b"workspace-key").digest())
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
+def fake_certificate() -> bytes:
+    """A DER-shaped stand-in for InterCA.cer (an ASN.1 SEQUENCE): enough to import and to take a thumbprint of."""
+    body = hashlib.sha512(b"intermediate-ca").digest() * 4
+    return b"\x30\x82" + len(body).to_bytes(2, "big") + body
+
+
 def installer(kind: str, version: str) -> bytes:
     """A stand-in for md4ws.msi (an OLE compound file) or the MMA setup (a PE file): magic + product facts."""
     if kind == "md4ws":
@@ -191,7 +197,8 @@ def write_set(directory: str, now: datetime.datetime | None = None) -> dict[str,
     paths["corrupt_zip"] = corrupt
     for label, name, data in (("md4ws_msi", "md4ws.msi", installer("md4ws", "10.8760.26100.1000")),
                               ("mma_setup", "MMASetup-AMD64.exe", installer("mma", "10.20.18069.0")),
-                              ("not_an_msi", "broken/md4ws.msi", b"this is not a Windows Installer package")):
+                              ("not_an_msi", "broken/md4ws.msi", b"this is not a Windows Installer package"),
+                              ("interca_cer", "InterCA.cer", fake_certificate())):
         path = os.path.join(directory, "installers", name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as handle:

@@ -17,6 +17,10 @@ _NO_MDE = {
     "pending_reboot": False,
     "free_disk_mb": 40000,
     "telemetry_proxy": None,
+    "ca_thumbprints": [],          # certificates in the LocalMachine CA store
+    "network_protection": {},      # Set-MpPreference values set so far, by parameter name
+    "scep": {"installed": False, "spynet_reporting": None},   # System Center Endpoint Protection
+    "detection_tests": 0,          # times the R-52 detection command ran
     "host_files": {},              # installers already on the host: {path: {"product": md4ws|mma, "version"}}
 }
 

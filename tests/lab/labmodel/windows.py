@@ -66,6 +66,9 @@ def probe(state: dict, av_services: list[str], faults: list[str] = ()) -> dict:
     if state["md4ws"]["installed"]:
         products.append({"name": MD4WS_NAME, "version": state["md4ws"]["version"],
                          "product_code": MD4WS_PRODUCT_CODE})
+    if state["scep"]["installed"]:
+        products.append({"name": "System Center Endpoint Protection", "version": "4.10.209.0",
+                         "product_code": "{A1D7A2B6-4B3C-4E0C-9E2B-5C8D3F1A7E60}"})
     if state["mma"]["installed"]:
         products.append({"name": MMA_NAME, "version": state["mma"]["version"],
                          "product_code": MMA_PRODUCT_CODE})
@@ -98,4 +101,17 @@ def probe(state: dict, av_services: list[str], faults: list[str] = ()) -> dict:
         "free_disk_mb": state["free_disk_mb"],
         "powershell_version": "5.1.17763.1",
         "staging_dir": "C:\\Users\\ansible\\AppData\\Local\\Temp\\",
+        "hardening": {
+            "ca_thumbprints": list(state["ca_thumbprints"]),
+            "scep_spynet_reporting": state["scep"]["spynet_reporting"],
+            "mp_preference": None if not defender_present(state) else {
+                "enable_network_protection": 1 if state["network_protection"].get("EnableNetworkProtection") else 0,
+                "allow_network_protection_on_win_server": bool(
+                    state["network_protection"].get("AllowNetworkProtectionOnWinServer")),
+                "allow_network_protection_down_level": bool(
+                    state["network_protection"].get("AllowNetworkProtectionDownLevel")),
+                "allow_datagram_processing_on_win_server": bool(
+                    state["network_protection"].get("AllowDatagramProcessingOnWinServer")),
+            },
+        },
     }

@@ -7,6 +7,7 @@ know is an error.  Faults (tests/lab/README.md) change what the host does, never
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import json
@@ -202,6 +203,39 @@ def set_mma_proxy(ctx: Context, step: dict) -> dict:
     return {"ok": True}
 
 
+def import_certificate(ctx: Context, step: dict) -> dict:
+    data = ctx.files(step["path"])
+    if data is None:
+        return {"ok": False, "detail": f"file not found: {step['path']}"}
+    if data.startswith(b"-----BEGIN"):
+        body = b"".join(line for line in data.splitlines() if line and not line.startswith(b"-----"))
+        data = base64.b64decode(body)
+    if not data.startswith(b"\x30"):
+        return {"ok": False, "detail": "Import-Certificate: the file is not a valid certificate"}
+    thumbprint = hashlib.sha1(data).hexdigest().upper()  # nosec - a certificate thumbprint is SHA-1 by definition
+    if thumbprint not in ctx.state["ca_thumbprints"]:
+        ctx.state["ca_thumbprints"].append(thumbprint)
+    return {"ok": True}
+
+
+def set_network_protection(ctx: Context, step: dict) -> dict:
+    if not windows.defender_present(ctx.state):
+        return {"ok": False, "detail": "Set-MpPreference: the term 'Set-MpPreference' is not recognized"}
+    ctx.state["network_protection"] = {"EnableNetworkProtection": "Enabled", "AllowNetworkProtectionOnWinServer": 1,
+                                       "AllowNetworkProtectionDownLevel": 1, "AllowDatagramProcessingOnWinServer": 1}
+    return {"ok": True}
+
+
+def set_scep_cloud_protection(ctx: Context, step: dict) -> dict:
+    ctx.state["scep"]["spynet_reporting"] = 2
+    return {"ok": True}
+
+
+def detection_test(ctx: Context, step: dict) -> dict:
+    ctx.state["detection_tests"] += 1
+    return {"ok": True, "rc": 1}     # the download from 127.0.0.1 fails; the command line is what is detected
+
+
 def _expired(script: str) -> bool:
     match = _EXPIRY.search(script)
     if not match:
@@ -238,7 +272,9 @@ def run_script(ctx: Context, step: dict) -> dict:
 
 
 STEPS = {f.__name__: f for f in (set_passive_mode, enable_defender_feature, install_msi, uninstall_msi, install_mma,
-                                 add_mma_workspace, remove_mma_workspace, set_mma_proxy, run_script)}
+                                 add_mma_workspace, remove_mma_workspace, set_mma_proxy, run_script,
+                                 import_certificate, set_network_protection, set_scep_cloud_protection,
+                                 detection_test)}
 
 
 def apply(ctx: Context, steps: list[dict], staged: list[str], drop_after_first: bool) -> list[dict]:
