@@ -190,13 +190,12 @@ def test_opt_in_hardening_on_unified_and_downlevel_hosts(packages, tmp_path):
     scep = {"scep": {"installed": True, "spynet_reporting": 1},
             "mma": {"installed": True, "version": "10.20.18069.0", "workspaces": []}}
     hardened = {"network_protection": True, "intermediate_ca_certificate": packages["interca_cer"]}
-    hosts = {"r2": {"profile": "windows_server_2012_r2", "vars": {"mde_test_args": onboard_args(
-                 packages, "unified", **hardened)}},
-             "s16": {"profile": "windows_server_2016", "vars": {"mde_test_args": onboard_args(
-                 packages, "unified", **hardened)}},
+    unified = {"mde_test_args": onboard_args(packages, "unified", **hardened)}
+    downlevel = {"mde_test_args": onboard_args(packages, "downlevel", scep_cloud_protection=True)}
+    hosts = {"r2": {"profile": "windows_server_2012_r2", "vars": unified},
+             "s16": {"profile": "windows_server_2016", "vars": unified},
              "plain": {"profile": "windows_server_2016", "vars": {"mde_test_args": onboard_args(packages, "unified")}},
-             "scep": {"profile": "windows_server_2008_r2_sp1", "state": scep, "vars": {"mde_test_args": onboard_args(
-                 packages, "downlevel", scep_cloud_protection=True)}}}
+             "scep": {"profile": "windows_server_2008_r2_sp1", "state": scep, "vars": downlevel}}
     inv = inventory(tmp_path, hosts)
     _proc, first = lab.run(ONBOARD, inv, tmp_path / "first")
     names = {h: [s["name"] for s in r["steps"]] for h, r in first.items()}
@@ -214,10 +213,10 @@ def test_opt_in_hardening_on_unified_and_downlevel_hosts(packages, tmp_path):
 def test_interca_refused_for_an_old_sensor_and_for_a_file_that_is_not_a_certificate(packages, tmp_path):
     lab = Lab(tmp_path / "state")
     old = {"onboarded_org": package_factory.FAKE_ORG, "md4ws": {"installed": True, "version": "10.8048.22000.1"}}
-    hosts = {"old": {"profile": "windows_server_2012_r2", "state": old, "vars": {"mde_test_args": onboard_args(
-                 packages, "unified", intermediate_ca_certificate=packages["interca_cer"])}},
-             "bad": {"profile": "windows_server_2012_r2", "vars": {"mde_test_args": onboard_args(
-                 packages, "unified", intermediate_ca_certificate=packages["win_onboard_cmd"])}}}
+    good = {"mde_test_args": onboard_args(packages, "unified", intermediate_ca_certificate=packages["interca_cer"])}
+    bad = {"mde_test_args": onboard_args(packages, "unified", intermediate_ca_certificate=packages["win_onboard_cmd"])}
+    hosts = {"old": {"profile": "windows_server_2012_r2", "state": old, "vars": good},
+             "bad": {"profile": "windows_server_2012_r2", "vars": bad}}
     _proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "out")
     assert "KB5005292" in results["old"]["msg"] and [c["operation"] for c in lab.executions("old")] == ["probe"]
     assert "not an X.509 certificate" in results["bad"]["msg"] and lab.executions("bad") == []
