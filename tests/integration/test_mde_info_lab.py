@@ -12,7 +12,7 @@ from conftest import LAB, ROOT, Lab, write_inventory
 EXPECTED = {
     "win7-sp1": "downlevel", "win81": "downlevel", "srv2008r2-nosp": "unsupported", "srv2008r2": "downlevel",
     "srv2012": "unsupported", "srv2012r2": "unified", "srv2012r2-unpatched": "unified", "srv2016": "unified",
-    "srv2016-thirdparty-av": "unified", "srv2016-mma": "unified", "srv2019": "modern", "srv2019-core": "modern",
+    "srv2016-thirdparty-av": "unified", "srv2016-mma": "unified", "srv2016-unsigned": "unified", "srv2019": "modern", "srv2019-core": "modern",
     "srv2019-onboarded": "modern", "srv2022": "modern", "srv2025": "modern", "win10": "unsupported",
     "ubuntu2204": "linux", "debian12": "linux", "rhel9": "linux", "rhel9-fanotify": "linux",
 }
