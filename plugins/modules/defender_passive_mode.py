@@ -47,13 +47,8 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - defender.endpoint.host_action
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
   diff_mode:
@@ -61,8 +56,6 @@ attributes:
   platform:
     support: full
     platforms: [windows, posix]
-notes:
-  - The tests of this collection run against a simulated lab modeled on Microsoft's documentation.
 seealso:
   - module: defender.endpoint.mde_onboard
 author:

@@ -24,9 +24,6 @@ description:
     what to do, and whether the host is already onboarded, to which organization, and in which
     Defender Antivirus mode.
   - Never changes the host. Works the same in check mode. No C(gather_facts) is needed.
-  - The action runs on the controller; the host runs the internal executor
-    M(defender.endpoint.mde_host) (Windows, PowerShell) or M(defender.endpoint.mde_host_linux) (Linux, Python),
-    chosen from the connection's shell.
 options:
   extra_av_services:
     description:
@@ -41,13 +38,8 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - defender.endpoint.host_action
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: The module never changes the host.
@@ -56,10 +48,6 @@ attributes:
   platform:
     support: full
     platforms: [windows, posix]
-notes:
-  - Windows hosts need Windows PowerShell 5.1 (WMF 5.1 on Windows 7 SP1, 8.1 and 2008 R2 SP1), as Ansible does.
-  - The lab under C(tests/lab) simulates every generation; what it proves and what only a real host
-    can prove is written in the collection's README.
 seealso:
   - module: defender.endpoint.mde_host
   - module: defender.endpoint.mde_host_linux

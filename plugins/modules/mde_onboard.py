@@ -205,13 +205,8 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - defender.endpoint.host_action
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: One probe; the planned steps are returned in RV(steps) and nothing is changed.
@@ -226,8 +221,6 @@ notes:
     the remaining steps are not run, RV(reboot_required) is V(true) and the task should be run again after
     a restart (for example with M(ansible.windows.win_reboot)).
   - A busy Windows Installer (1618) is retried three times, 30 s apart, within the same step.
-  - Behaviour on real Windows hosts is exercised by the documented molecule scenarios; the tests of this
-    collection run against a simulated lab modeled on Microsoft's documentation.
 seealso:
   - module: defender.endpoint.mde_info
   - module: defender.endpoint.defender_passive_mode
