@@ -60,3 +60,21 @@ def test_lab_never_imports_the_collections_planning_code():
     pattern = re.compile(r"^\s*(from|import)\s+\S*(ansible_collections|plugin_utils)", re.MULTILINE)
     for path in (ROOT / "tests" / "lab").rglob("*.py"):
         assert not pattern.search(path.read_text()), path
+
+
+@pytest.mark.parametrize("name", sorted(VENVS))
+def test_onboarding_through_each_supported_ansible_core(name, packages, tmp_path):
+    """probe, put_file and apply with no_log secrets, on Windows and Linux, with the oldest and the newest core."""
+    from windows_lab import ONBOARD, onboard_args  # pylint: disable=import-outside-toplevel
+
+    lab = Lab(tmp_path / "state", venv=VENVS[name])
+    both = onboard_args(packages, "unified", onboarding_package=[packages["win_onboard_zip"],
+                                                                  packages["linux_onboard_json"]])
+    inventory = write_inventory(tmp_path / "inv.json", {"w": {"profile": "windows_server_2012_r2",
+                                                               "vars": {"mde_test_args": both}},
+                                                         "l": {"profile": "ubuntu_22_04",
+                                                               "vars": {"mde_test_args": both}}})
+    _proc, results = lab.run(ONBOARD, inventory, tmp_path / "out")
+    assert results["w"]["verified"] and results["l"]["verified"], name
+    assert [c.get("operation", "transfer") for c in lab.calls("w")] == ["probe", "transfer", "apply"]
+    assert [c["operation"] for c in lab.calls("l")] == ["probe", "apply"]
