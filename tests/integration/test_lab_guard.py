@@ -68,12 +68,10 @@ def test_onboarding_through_each_supported_ansible_core(name, packages, tmp_path
     from windows_lab import ONBOARD, onboard_args  # pylint: disable=import-outside-toplevel
 
     lab = Lab(tmp_path / "state", venv=VENVS[name])
-    both = onboard_args(packages, "unified", onboarding_package=[packages["win_onboard_zip"],
-                                                                  packages["linux_onboard_json"]])
-    inventory = write_inventory(tmp_path / "inv.json", {"w": {"profile": "windows_server_2012_r2",
-                                                               "vars": {"mde_test_args": both}},
-                                                         "l": {"profile": "ubuntu_22_04",
-                                                               "vars": {"mde_test_args": both}}})
+    packages_both = [packages["win_onboard_zip"], packages["linux_onboard_json"]]
+    both = {"mde_test_args": onboard_args(packages, "unified", onboarding_package=packages_both)}
+    hosts = {"w": {"profile": "windows_server_2012_r2", "vars": both}, "l": {"profile": "ubuntu_22_04", "vars": both}}
+    inventory = write_inventory(tmp_path / "inv.json", hosts)
     _proc, results = lab.run(ONBOARD, inventory, tmp_path / "out")
     assert results["w"]["verified"] and results["l"]["verified"], name
     assert [c.get("operation", "transfer") for c in lab.calls("w")] == ["probe", "transfer", "apply"]
