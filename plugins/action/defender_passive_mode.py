@@ -59,8 +59,7 @@ class ActionModule(ActionBase):
     def _setting(facts: dict, windows: bool) -> dict:
         if windows:
             return {"force_defender_passive_mode": (facts.get("mde") or {}).get("force_passive_mode")}
-        return {"enforcement_level": ((facts.get("managed_config") or {}).get("antivirusEngine") or {}).get(
-            "enforcementLevel")}
+        return {"enforcement_level": _host_view.managed_setting(facts, "antivirusEngine", "enforcementLevel")}
 
     @staticmethod
     def _wanted(step: dict, windows: bool) -> dict:
@@ -71,9 +70,9 @@ class ActionModule(ActionBase):
     @staticmethod
     def _state(facts: dict) -> dict:
         if facts.get("platform") == "linux":
-            return {"enforcement_level": ((facts.get("managed_config") or {}).get("antivirusEngine") or {}).get(
-                "enforcementLevel"), "av_running_mode": _host_view.av_running_mode(facts),
-                "third_party_av": [c.get("comm") for c in facts.get("fanotify_conflicts") or []]}
+            return {"enforcement_level": _host_view.managed_setting(facts, "antivirusEngine", "enforcementLevel"),
+                    "av_running_mode": _host_view.av_running_mode(facts),
+                    "third_party_av": [c.get("comm") for c in facts.get("fanotify_conflicts") or []]}
         return {"force_passive_mode": (facts.get("mde") or {}).get("force_passive_mode"),
                 "av_running_mode": _host_view.av_running_mode(facts),
                 "third_party_av": facts.get("third_party_av") or [],

@@ -105,8 +105,9 @@ class ActionModule(ActionBase):
         path = (WindowsPath if windows else LinuxPath)(args, package, _installer(args) if windows else None,
                                                        certificate)
         facts = _executor.probe(self, task_vars or {}, args["extra_av_services"])
-        generation = classify(facts).generation
-        result.update(generation=generation, os_label=classify(facts).os_label,
+        classified = classify(facts)
+        generation = classified.generation
+        result.update(generation=generation, os_label=classified.os_label,
                       package=package.summary() if package else None)
         try:
             steps = path.plan(facts)

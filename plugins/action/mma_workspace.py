@@ -7,8 +7,9 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _steps
-from ansible_collections.defender.endpoint.plugins.plugin_utils._settings_plan import MMA_RETIRED, plan_workspace
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import MMA_RETIRED
+from ansible_collections.defender.endpoint.plugins.plugin_utils._settings_plan import plan_workspace
 from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
 
 ARGUMENT_SPEC = {
@@ -21,10 +22,6 @@ ARGUMENT_SPEC = {
     "proxy_password": {"type": "str", "no_log": True},
     "reconfigure": {"type": "bool", "default": False},
 }
-
-
-def _workspaces(facts: dict) -> list[str]:
-    return sorted(str(w.get("workspace_id", "")).lower() for w in (facts.get("mma") or {}).get("workspaces") or [])
 
 
 class ActionModule(ActionBase):
@@ -47,20 +44,20 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(exc)) from None
         result["warnings"] = [MMA_RETIRED]
         if steps and self._task.diff:
-            after = _steps.expected_view({"mma_workspaces": _workspaces(facts)}, steps, None)
-            result["diff"] = {"before": {"mma_workspaces": _workspaces(facts)}, "after": after,
+            after = _steps.expected_view({"mma_workspaces": _host_view.mma_workspaces(facts)}, steps, None)
+            result["diff"] = {"before": {"mma_workspaces": _host_view.mma_workspaces(facts)}, "after": after,
                               "prepared": "\n".join(_steps.describe(s) for s in steps)}
         if steps and self._task.check_mode:
-            return dict(result, changed=True, steps=_flow.public_steps(steps, "planned"), workspaces=_workspaces(facts))
+            return dict(result, changed=True, steps=_flow.public_steps(steps, "planned"), workspaces=_host_view.mma_workspaces(facts))
         if steps:
             secrets = {"workspace_key": args["workspace_key"] or "", "proxy_password": args["proxy_password"] or ""}
             applied = _flow.apply(self, task_vars or {}, facts, steps, secrets, 120)
             result["steps"] = _flow.shown_records(applied.records)
             if applied.failed:
                 return dict(result, failed=True, changed=False, failed_step=applied.failed["name"],
-                            msg=_steps.failure_message(applied.failed), workspaces=_workspaces(applied.facts))
+                            msg=_steps.failure_message(applied.failed), workspaces=_host_view.mma_workspaces(applied.facts))
             facts = applied.facts
-        workspaces = _workspaces(facts)
+        workspaces = _host_view.mma_workspaces(facts)
         result.update(changed=bool(steps), workspaces=workspaces)
         wanted = args["state"] == "present"
         if (args["workspace_id"].lower() in workspaces) != wanted:

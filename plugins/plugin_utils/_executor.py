@@ -26,6 +26,10 @@ def is_windows(action) -> bool:
     return getattr(action._connection._shell, "SHELL_FAMILY", "") == "powershell"
 
 
+def _av_services(extra_av_services) -> list[str]:
+    return sorted(set(KNOWN_AV_SERVICES) | set(extra_av_services or ()))
+
+
 def run(action, task_vars: dict, operation: str, **args) -> dict:
     """Run one executor operation; return its result, or raise AnsibleActionFail with the host's message."""
     module = WINDOWS_EXECUTOR if is_windows(action) else LINUX_EXECUTOR
@@ -40,8 +44,7 @@ def probe(action, task_vars: dict, extra_av_services=()) -> dict:
     """One remote execution that returns the host's facts (third-party AV services are looked up on Windows only)."""
     if not is_windows(action):
         return run(action, task_vars, "probe")["facts"]
-    services = sorted(set(KNOWN_AV_SERVICES) | set(extra_av_services or ()))
-    return run(action, task_vars, "probe", av_services=services)["facts"]
+    return run(action, task_vars, "probe", av_services=_av_services(extra_av_services))["facts"]
 
 
 def apply(action, task_vars: dict, steps: list, secrets: dict, staged: list, timeout: int,
@@ -52,5 +55,5 @@ def apply(action, task_vars: dict, steps: list, secrets: dict, staged: list, tim
     """
     args = {"steps": steps, "secrets": secrets, "staged": staged, "timeout": timeout}
     if is_windows(action):
-        args["av_services"] = sorted(set(KNOWN_AV_SERVICES) | set(extra_av_services or ()))
+        args["av_services"] = _av_services(extra_av_services)
     return run(action, task_vars, "apply", **args)

@@ -38,13 +38,12 @@ def _stage(action, facts: dict, steps: list[dict]) -> tuple[list[dict], list[str
     for step in steps:
         step = dict(step)
         local = step.pop("local_path", None)
+        name = step.pop("file_name", None)
         if local:
             if local not in copied:
-                remote = join(folder, f"defender.endpoint-{step['sha256'][:12]}-{step.pop('file_name')}")
-                action._connection.put_file(local, remote)
-                copied[local] = remote
-                staged.append(remote)
-            step.pop("file_name", None)
+                copied[local] = join(folder, f"defender.endpoint-{step['sha256'][:12]}-{name}")
+                action._connection.put_file(local, copied[local])
+                staged.append(copied[local])
             step["path"] = copied[local]
         sent.append(step)
     return sent, staged

@@ -11,6 +11,7 @@ import re
 
 _MD4WS = re.compile(r"^Microsoft Defender for (Windows Server|Endpoint)", re.IGNORECASE)
 _MMA = re.compile(r"^Microsoft Monitoring Agent", re.IGNORECASE)
+_SCEP = re.compile(r"^(System Center( 2012)? Endpoint Protection|Microsoft Security Client)", re.IGNORECASE)
 _RUNNING_MODES = {
     "normal": "normal", "passive mode": "passive", "passive": "passive", "edr block mode": "edr_block",
     "sxs passive mode": "sxs_passive", "not running": "not_running",
@@ -33,7 +34,30 @@ def mma_product(facts: dict) -> dict | None:
     return _product(facts, _MMA)
 
 
-def _service_state(facts: dict, name: str) -> str | None:
+def scep_product(facts: dict) -> dict | None:
+    """System Center Endpoint Protection, the antivirus of some downlevel hosts (R-24)."""
+    return _product(facts, _SCEP)
+
+
+def mma_workspaces(facts: dict) -> list[str]:
+    """Workspace ids configured in the MMA, lower case, sorted."""
+    return sorted(str(w.get("workspace_id", "")).lower() for w in (facts.get("mma") or {}).get("workspaces") or [])
+
+
+def network_protection_on(facts: dict) -> bool:
+    """The four R-42 settings are in place (EnableNetworkProtection Enabled and the three server switches)."""
+    pref = (facts.get("hardening") or {}).get("mp_preference") or {}
+    return bool(pref.get("enable_network_protection") == 1 and pref.get("allow_network_protection_on_win_server")
+                and pref.get("allow_network_protection_down_level")
+                and pref.get("allow_datagram_processing_on_win_server"))
+
+
+def managed_setting(facts: dict, section: str, key: str):
+    """One value of mdatp's managed configuration (mdatp_managed.json) on a Linux host, or None."""
+    return ((facts.get("managed_config") or {}).get(section) or {}).get(key)
+
+
+def service_state(facts: dict, name: str) -> str | None:
     service = (facts.get("services") or {}).get(name)
     return service.get("state") if service else None
 
@@ -41,17 +65,18 @@ def _service_state(facts: dict, name: str) -> str | None:
 def windows_onboarded(facts: dict) -> bool:
     """Status\\OnboardingState=1 and a running sensor: Sense, or MsSenseS.exe under the MMA (downlevel)."""
     mde = facts.get("mde") or {}
-    sensor = _service_state(facts, "Sense") == "running" or bool(mde.get("mssense_process_running"))
+    sensor = service_state(facts, "Sense") == "running" or bool(mde.get("mssense_process_running"))
     return mde.get("onboarding_state") == 1 and sensor
 
 
-def _health(facts: dict) -> dict:
+def mdatp_health(facts: dict) -> dict:
+    """``mdatp health`` as the Linux probe read it, or {} when mdatp is absent or did not answer."""
     return (facts.get("mdatp") or {}).get("health") or {}
 
 
 def org_id(facts: dict) -> str | None:
     if facts.get("platform") == "linux":
-        value = _health(facts).get("org_id")
+        value = mdatp_health(facts).get("org_id")
         if value and value != "unavailable":
             return str(value).lower()
         return None
@@ -62,14 +87,14 @@ def org_id(facts: dict) -> str | None:
 
 def onboarded(facts: dict) -> bool:
     if facts.get("platform") == "linux":
-        return bool(_health(facts).get("licensed")) and org_id(facts) is not None
+        return bool(mdatp_health(facts).get("licensed")) and org_id(facts) is not None
     return windows_onboarded(facts)
 
 
 def av_running_mode(facts: dict) -> str | None:
     """normal | passive | edr_block | sxs_passive | not_running, or None when unknown."""
     if facts.get("platform") == "linux":
-        health = _health(facts)
+        health = mdatp_health(facts)
         if not health:
             return None
         if health.get("passive_mode_enabled"):

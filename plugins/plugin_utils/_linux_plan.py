@@ -15,8 +15,7 @@ import dataclasses
 
 from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
 from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
-from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import check
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused, refuse_missing_prerequisites
 
 MDATP_DIR = "/etc/opt/microsoft/mdatp"
 ONBOARD_JSON = MDATP_DIR + "/mdatp_onboard.json"
@@ -55,14 +54,6 @@ def repository_path(os_facts: dict) -> tuple[str, str]:
     return distro, version.split(".", maxsplit=1)[0]
 
 
-def _managed(facts: dict, section: str, key: str):
-    return ((facts.get("managed_config") or {}).get(section) or {}).get(key)
-
-
-def _health(facts: dict) -> dict:
-    return (facts.get("mdatp") or {}).get("health") or {}
-
-
 def _installed(facts: dict) -> bool:
     return bool((facts.get("mdatp") or {}).get("installed"))
 
@@ -81,9 +72,9 @@ def _settings(facts: dict, want: LinuxWant, passive: bool | None) -> dict:
     settings: dict = {}
     if passive is not None:
         level = "passive" if passive else "real_time"
-        if _managed(facts, "antivirusEngine", "enforcementLevel") != level:
+        if _host_view.managed_setting(facts, "antivirusEngine", "enforcementLevel") != level:
             settings["antivirusEngine"] = {"enforcementLevel": level}
-    if want.proxy is not None and _managed(facts, "cloudService", "proxy") != (want.proxy or None):
+    if want.proxy is not None and _host_view.managed_setting(facts, "cloudService", "proxy") != (want.proxy or None):
         settings["cloudService"] = {"proxy": want.proxy or None}
     return settings
 
@@ -92,20 +83,17 @@ def plan_onboard(facts: dict, want: LinuxWant) -> list[dict]:
     gen = classify(facts)
     if gen.generation != "linux":
         raise Refused(gen.unsupported_reason or f"{gen.os_label} is not a Linux host.")
-    missing, _warnings = check(facts, "linux")
-    if missing:
-        items = "; ".join(f"{m['requirement']} (found: {m['found']}; {m['remedy']})" for m in missing)
-        raise Refused(f"prerequisites missing, nothing was changed: {items}.")
+    refuse_missing_prerequisites(facts, "linux")
     if want.package is None:
         raise Refused("set onboarding_package to the Linux onboarding package (.py, .json or the zip) (R-51).")
     passive = _passive(facts, want)
-    current = _host_view.org_id(facts) if _health(facts).get("licensed") else None
+    current = _host_view.org_id(facts) if _host_view.mdatp_health(facts).get("licensed") else None
     if current and current != want.package.org_id and not want.allow_org_change:
         raise Refused(f"the host is licensed to org {current}, not to the package's org {want.package.org_id}; "
                       "set allow_org_change: true to move it.")
     manager = facts.get("package_manager")
     steps: list[dict] = []
-    app_version = _health(facts).get("app_version")
+    app_version = _host_view.mdatp_health(facts).get("app_version")
     install = not _installed(facts) or bool(want.version and app_version and app_version != want.version)
     if install and not manager:
         raise Refused("no supported package manager (apt-get, dnf, yum, zypper) was found on the host.")
@@ -138,7 +126,7 @@ def plan_offboard(facts: dict, want: LinuxWant) -> list[dict]:
     if gen.generation != "linux":
         raise Refused(gen.unsupported_reason or f"{gen.os_label} is not a Linux host.")
     steps: list[dict] = []
-    licensed = bool(_health(facts).get("licensed"))
+    licensed = bool(_host_view.mdatp_health(facts).get("licensed"))
     if licensed:
         if want.package is None:
             raise Refused("the host is licensed: set offboarding_package to the Linux offboarding package (R-60).")
@@ -162,6 +150,6 @@ def plan_passive(facts: dict, enabled: bool, force: bool) -> list[dict]:
         raise Refused(f"{names} holds a fanotify watch: leaving passive mode would run two real-time engines "
                       "(R-14); remove that product first, or set force: true.")
     level = "passive" if enabled else "real_time"
-    if _managed(facts, "antivirusEngine", "enforcementLevel") == level:
+    if _host_view.managed_setting(facts, "antivirusEngine", "enforcementLevel") == level:
         return []
     return [{"name": "merge_managed_config", "settings": {"antivirusEngine": {"enforcementLevel": level}}}]

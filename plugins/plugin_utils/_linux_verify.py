@@ -13,14 +13,13 @@ from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_vie
 def view_of(facts: dict) -> dict:
     """The part of the host's state the modules manage on Linux; used for diffs and results."""
     mdatp = facts.get("mdatp") or {}
-    health = mdatp.get("health") or {}
-    managed = facts.get("managed_config") or {}
+    health = _host_view.mdatp_health(facts)
     return {
         "mdatp": (health.get("app_version") or "installed") if mdatp.get("installed") else None,
         "repository": bool((facts.get("repository") or {}).get("present")),
         "onboarded_org": _host_view.org_id(facts) if health.get("licensed") else None,
-        "enforcement_level": (managed.get("antivirusEngine") or {}).get("enforcementLevel"),
-        "proxy": (managed.get("cloudService") or {}).get("proxy"),
+        "enforcement_level": _host_view.managed_setting(facts, "antivirusEngine", "enforcementLevel"),
+        "proxy": _host_view.managed_setting(facts, "cloudService", "proxy"),
     }
 
 
@@ -52,6 +51,6 @@ def verify_offboarded(facts: dict, uninstalled: bool) -> list[str]:
     mdatp = facts.get("mdatp") or {}
     if uninstalled and mdatp.get("installed"):
         return ["mdatp is still installed"]
-    if mdatp.get("installed") and (mdatp.get("health") or {}).get("licensed"):
+    if mdatp.get("installed") and _host_view.mdatp_health(facts).get("licensed"):
         return ["mdatp health still reports licensed: true"]
     return []

@@ -10,9 +10,7 @@ from __future__ import annotations
 from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view, _linux_plan, _linux_verify
 from ansible_collections.defender.endpoint.plugins.plugin_utils import _windows_plan, _windows_verify
 from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import mdatp_json
-
-MMA_RETIRED = ("the Microsoft Monitoring Agent was retired on 31 August 2024; plan the move to Defender for Cloud "
-               "through Azure Arc (R-71..R-73) or to a supported OS.")
+from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import MMA_RETIRED
 
 
 class WindowsPath:
@@ -97,7 +95,7 @@ class LinuxPath:
 
     @staticmethod
     def state(facts: dict, _generation: str) -> dict:
-        health = (facts.get("mdatp") or {}).get("health") or {}
+        health = _host_view.mdatp_health(facts)
         return {"healthy": health.get("healthy"), "licensed": health.get("licensed"),
                 "passive_mode_enabled": health.get("passive_mode_enabled"),
                 "mdatp_version": health.get("app_version")}

@@ -20,6 +20,10 @@ UBR_2016_LCU_2018_09_20 = 2515       # 14393.2515 = KB4457127, the 2018-09-20 cu
 UBR_2016_SSU_2021_09_14 = 4651       # 14393.4651 = the 2021-09-14 cumulative update, which requires that SSU
 DEFENDER_PLATFORM_UPDATED = (4, 18)  # KB4052623 moves the platform from the in-box 4.10 to 4.18.x
 LINUX_MIN_FREE_MB = 2048
+# Said wherever the MMA is met: mde_info, mde_onboard on downlevel hosts, mma_workspace.
+MMA_RETIRED = ("the Microsoft Monitoring Agent was retired on 31 August 2024: it gets no more fixes; move "
+               "2012 R2/2016 hosts to the unified solution (mde_onboard with remove_mma_workspace, R-70) and "
+               "the others to Defender for Cloud through Azure Arc (R-71..R-73).")
 
 
 def _item(ident, requirement, found, remedy, spec):
@@ -62,8 +66,7 @@ def _downlevel(facts, missing, warnings):
         missing.append(_item("KB3080149", "update for customer experience and diagnostic telemetry KB3080149",
                              "not installed", "install KB3080149", "R-10"))
     _common_windows(facts, missing, installing=not mma.get("installed"))
-    warnings.append("the Microsoft Monitoring Agent was retired on 31 August 2024; plan the move to "
-                    "Defender for Cloud (Azure Arc) or to a supported OS (SPEC R-70 to R-73).")
+    warnings.append(MMA_RETIRED)
 
 
 def _unified(facts, missing, warnings):

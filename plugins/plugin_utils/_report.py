@@ -23,7 +23,7 @@ _NEXT_STEP = {
 }
 
 
-def _first_line(text) -> str:
+def _one_line(text) -> str:
     """The message on one line (whitespace folded), at most 600 characters."""
     return " ".join(str(text or "").split())[:600]
 
@@ -41,14 +41,14 @@ def row(result: dict, assessment: dict | None = None, action: str = "onboard", c
         return dict(base, status="unsupported", reason=assessment.get("unsupported_reason") or result.get("msg"),
                     next_action="upgrade the OS to a supported version, or retire the host")
     if result.get("unreachable"):
-        return dict(base, status="unreachable", reason=_first_line(result.get("msg")),
+        return dict(base, status="unreachable", reason=_one_line(result.get("msg")),
                     next_action="check the connection (WinRM/SSH) and run again")
     if result.get("failed"):
         step = result.get("failed_step")
         next_action = _NEXT_STEP.get(step, "do what the reason says, then run again")
         if "Authenticode" in str(result.get("msg")):
             next_action = "use the installer exactly as downloaded from Microsoft, run again"
-        return dict(base, status="failed", reason=_first_line(result.get("msg")), next_action=next_action)
+        return dict(base, status="failed", reason=_one_line(result.get("msg")), next_action=next_action)
     planned = [s.get("description") for s in result.get("steps") or [] if s.get("status") == "planned"]
     if check_mode and planned:
         return dict(base, status="skipped", reason="dry run; would run: " + "; ".join(planned),
@@ -59,7 +59,7 @@ def row(result: dict, assessment: dict | None = None, action: str = "onboard", c
     if action == "offboard":
         return dict(base, status="offboarded", reason="offboarded and verified", next_action="")
     if action == "migrate" and not result.get("steps"):
-        return dict(base, status="skipped", reason=_first_line(result.get("msg")) or "nothing to migrate",
+        return dict(base, status="skipped", reason=_one_line(result.get("msg")) or "nothing to migrate",
                     next_action="")
     if action == "verify" and not result.get("onboarded"):
         missing = "; ".join(m.get("requirement", "") for m in result.get("missing_prerequisites") or [])
@@ -68,7 +68,7 @@ def row(result: dict, assessment: dict | None = None, action: str = "onboard", c
     if result.get("onboarded"):
         return dict(base, status="onboarded", reason="onboarded and verified (R-50/R-51)", next_action="")
     warnings = result.get("warnings") or []
-    return dict(base, status="skipped", reason=_first_line(warnings[0] if warnings else "not onboarded yet"),
+    return dict(base, status="skipped", reason=_one_line(warnings[0] if warnings else "not onboarded yet"),
                 next_action="verify again later (playbooks/verify.yml)")
 
 

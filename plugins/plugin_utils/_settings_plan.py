@@ -10,10 +10,6 @@ from __future__ import annotations
 from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
 from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
 
-MMA_RETIRED = ("the Microsoft Monitoring Agent was retired on 31 August 2024: it gets no more fixes; move "
-               "2012 R2/2016 hosts to the unified solution (mde_onboard with remove_mma_workspace, R-70) and "
-               "the others to Defender for Cloud through Azure Arc (R-71..R-73).")
-
 
 def plan_passive(facts: dict, enabled: bool, force: bool) -> list[dict]:
     """Steps that make ForceDefenderPassiveMode say what is asked; refuses to leave passive mode beside another AV."""
@@ -56,7 +52,7 @@ def plan_workspace(facts: dict, workspace_id: str, present: bool, has_key: bool,
                       "it first (mde_onboard with installer on downlevel hosts, R-23).")
     if mma.get("com_error"):
         raise Refused(f"the MMA's configuration object AgentConfigManager.MgmtSvcCfg cannot be used: {mma['com_error']}")
-    configured = workspace_id.lower() in [str(w.get("workspace_id", "")).lower() for w in mma.get("workspaces") or []]
+    configured = workspace_id.lower() in _host_view.mma_workspaces(facts)
     if not present:
         return [{"name": "remove_mma_workspace", "workspace_id": workspace_id}] if configured else []
     if not has_key:

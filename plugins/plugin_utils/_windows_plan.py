@@ -14,13 +14,12 @@ from __future__ import annotations
 import dataclasses
 
 from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
-from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import _version_tuple, classify
 from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import check
 
 # Missing prerequisites that the plan itself fixes, so they do not block it (R-12: enable the feature first).
 _FIXED_BY_PLAN = {"defender_feature"}
 SENSE_FOR_INTERCA = (10, 8048, 22439, 1065)   # R-13 / R-41
-_SCEP = ("system center endpoint protection", "system center 2012 endpoint protection", "microsoft security client")
 
 
 class Refused(ValueError):
@@ -54,23 +53,15 @@ def _installer_step(name: str, installer: dict, **extra) -> dict:
     return step
 
 
-def _workspaces(facts: dict) -> list[str]:
-    return [str(w.get("workspace_id", "")).lower() for w in (facts.get("mma") or {}).get("workspaces") or []]
-
-
-def _sense_running(facts: dict) -> bool:
-    return ((facts.get("services") or {}).get("Sense") or {}).get("state") == "running"
-
-
 def onboarded_to(facts: dict, generation: str) -> str | None:
     """The org the host's sensor reports to, counting only the sensor of its own generation."""
     mde = facts.get("mde") or {}
     if generation == "downlevel":
         running = bool(mde.get("mssense_process_running"))
     elif generation == "unified":
-        running = _sense_running(facts) and _host_view.md4ws_product(facts) is not None
+        running = _host_view.service_state(facts, "Sense") == "running" and _host_view.md4ws_product(facts) is not None
     else:
-        running = _sense_running(facts)
+        running = _host_view.service_state(facts, "Sense") == "running"
     if running and mde.get("onboarding_state") == 1:
         return _host_view.org_id(facts)
     return None
@@ -96,7 +87,8 @@ def _passive_step(facts: dict, passive: bool | None) -> list[dict]:
     return []
 
 
-def _refuse_prerequisites(facts: dict, generation: str) -> None:
+def refuse_missing_prerequisites(facts: dict, generation: str) -> None:
+    """Refuse, listing every missing item with what to do, before anything is changed (R-10..R-16)."""
     missing, _warnings = check(facts, generation)
     blocking = [m for m in missing if m["id"] not in _FIXED_BY_PLAN]
     if blocking:
@@ -116,7 +108,7 @@ def plan_onboard(facts: dict, want: Want) -> list[dict]:
     if gen.generation == "unsupported":
         raise Refused(gen.unsupported_reason)
     generation, label = gen.generation, gen.os_label
-    _refuse_prerequisites(facts, generation)
+    refuse_missing_prerequisites(facts, generation)
     package = want.package
     if package is None and generation != "downlevel":
         raise Refused(f"{label} is onboarded with the onboarding package: set onboarding_package (R-21, R-22).")
@@ -133,16 +125,12 @@ def plan_onboard(facts: dict, want: Want) -> list[dict]:
         steps += _unified_install_steps(facts, want, passive, label)
     if current is None or (package is not None and current != package.org_id):
         steps.append({"name": "run_script", "script": "onboarding_script", "kind": "onboarding"})
-    if want.remove_mma_workspace and want.remove_mma_workspace.lower() in _workspaces(facts):
+    if want.remove_mma_workspace and want.remove_mma_workspace.lower() in _host_view.mma_workspaces(facts):
         # R-70: the MMA-based sensor gives way to the unified one only after onboarding succeeded.
         steps.append({"name": "remove_mma_workspace", "workspace_id": want.remove_mma_workspace})
     if generation == "unified":
         steps += _hardening_steps(facts, want, steps)
     return steps
-
-
-def _version(text) -> tuple:
-    return tuple(int(p) for p in str(text or "0").split(".") if p.isdigit())
 
 
 def _hardening_steps(facts: dict, want: Want, planned: list[dict]) -> list[dict]:
@@ -153,23 +141,19 @@ def _hardening_steps(facts: dict, want: Want, planned: list[dict]) -> list[dict]
         if want.intermediate_ca["thumbprint"] not in (hardening.get("ca_thumbprints") or []):
             md4ws = _host_view.md4ws_product(facts)
             installing = any(s["name"] == "install_msi" for s in planned)
-            if md4ws and not installing and _version(md4ws.get("version")) < SENSE_FOR_INTERCA:
+            if md4ws and not installing and _version_tuple(md4ws.get("version")) < SENSE_FOR_INTERCA:
                 raise Refused(f"the sensor is {md4ws.get('version')}, older than 10.8048.22439.1065: update it first "
                               "(KB5005292), then import the intermediate CA certificate (R-13, R-41).")
             steps.append(_installer_step("import_certificate", {**want.intermediate_ca}))
     if want.network_protection:
-        pref = hardening.get("mp_preference") or {}
-        if not (pref.get("enable_network_protection") == 1 and pref.get("allow_network_protection_on_win_server")
-                and pref.get("allow_network_protection_down_level")
-                and pref.get("allow_datagram_processing_on_win_server")):
+        if not _host_view.network_protection_on(facts):
             steps.append({"name": "set_network_protection"})
     return steps
 
 
 def _scep_steps(facts: dict, want: Want) -> list[dict]:
     """R-24, opt-in: only where SCEP is installed, cloud protection membership Advanced."""
-    scep = any(str(p.get("name", "")).lower().startswith(_SCEP) for p in facts.get("products") or [])
-    if want.scep_cloud_protection and scep and (facts.get("hardening") or {}).get("scep_spynet_reporting") != 2:
+    if want.scep_cloud_protection and _host_view.scep_product(facts) and (facts.get("hardening") or {}).get("scep_spynet_reporting") != 2:
         return [{"name": "set_scep_cloud_protection"}]
     return []
 
@@ -194,7 +178,7 @@ def _downlevel_steps(facts: dict, want: Want, label: str) -> list[dict]:
     if not (facts.get("mma") or {}).get("installed"):
         installer = _need_installer(want, "the Microsoft Monitoring Agent setup", label, "R-23")
         steps.append(_installer_step("install_mma", installer))
-    if want.workspace_id.lower() not in _workspaces(facts):
+    if want.workspace_id.lower() not in _host_view.mma_workspaces(facts):
         steps.append({"name": "add_mma_workspace", "workspace_id": want.workspace_id, "key": "workspace_key",
                       "cloud_type": 1 if want.cloud == "us_government" else 0})
     return steps
@@ -213,7 +197,7 @@ def plan_offboard(facts: dict, want: Want) -> list[dict]:
             product = _host_view.mma_product(facts) or {}
             steps.append({"name": "uninstall_msi", "product_code": product.get("product_code", ""),
                           "what": "Microsoft Monitoring Agent"})
-        elif want.workspace_id and want.workspace_id.lower() in _workspaces(facts):
+        elif want.workspace_id and want.workspace_id.lower() in _host_view.mma_workspaces(facts):
             steps.append({"name": "remove_mma_workspace", "workspace_id": want.workspace_id})
         elif current and not want.workspace_id and not want.uninstall:
             raise Refused(f"{gen.os_label} reports through the Microsoft Monitoring Agent: set workspace_id (the MDE "

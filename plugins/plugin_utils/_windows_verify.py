@@ -20,13 +20,8 @@ def view_of(facts: dict, generation: str) -> dict:
         "force_defender_passive_mode": (facts.get("mde") or {}).get("force_passive_mode"),
         "md4ws": md4ws.get("version") if md4ws else None,
         "defender_feature": (facts.get("defender") or {}).get("feature_installed"),
-        "mma_workspaces": sorted(str(w.get("workspace_id", "")).lower() for w in mma.get("workspaces") or [])
-        if mma.get("installed") else None,
+        "mma_workspaces": _host_view.mma_workspaces(facts) if mma.get("installed") else None,
     }
-
-
-def _service(facts: dict, name: str) -> str | None:
-    return ((facts.get("services") or {}).get(name) or {}).get("state")
 
 
 def verify_onboarded(facts: dict, generation: str, org_id: str | None, passive: bool | None,
@@ -36,7 +31,7 @@ def verify_onboarded(facts: dict, generation: str, org_id: str | None, passive: 
     warnings: list[str] = []
     mde = facts.get("mde") or {}
     if generation == "downlevel":
-        if _service(facts, "HealthService") != "running":
+        if _host_view.service_state(facts, "HealthService") != "running":
             problems.append("the HealthService (Microsoft Monitoring Agent) is not running")
         if workspace_id and workspace_id.lower() not in (view_of(facts, generation)["mma_workspaces"] or []):
             problems.append(f"workspace {workspace_id} is not configured in the MMA")
@@ -45,8 +40,8 @@ def verify_onboarded(facts: dict, generation: str, org_id: str | None, passive: 
                             "service deploys it within about an hour (R-23); verify again later with mde_info.")
             return problems, warnings
     else:
-        if _service(facts, "Sense") != "running":
-            problems.append(f"the Sense service is {_service(facts, 'Sense') or 'missing'}, not running (R-50)")
+        if _host_view.service_state(facts, "Sense") != "running":
+            problems.append(f"the Sense service is {_host_view.service_state(facts, 'Sense') or 'missing'}, not running (R-50)")
         if generation == "unified" and _host_view.md4ws_product(facts) is None:
             problems.append("the unified solution (md4ws.msi) is not installed")
     if mde.get("onboarding_state") != 1:
@@ -81,14 +76,12 @@ def verify_hardening(facts: dict, generation: str, network_protection: bool, thu
     hardening = facts.get("hardening") or {}
     problems = []
     if generation == "unified" and network_protection:
-        pref = hardening.get("mp_preference") or {}
-        if pref.get("enable_network_protection") != 1 or not pref.get("allow_network_protection_on_win_server"):
+        if not _host_view.network_protection_on(facts):
             problems.append("network protection is not enabled (R-42)")
     version = str((facts.get("os") or {}).get("version", ""))
     if generation == "unified" and thumbprint and version.startswith("6.3") \
             and thumbprint not in (hardening.get("ca_thumbprints") or []):
         problems.append(f"the intermediate CA certificate {thumbprint} is not in Cert:\\LocalMachine\\Ca (R-41)")
-    scep = any("endpoint protection" in str(p.get("name", "")).lower() for p in facts.get("products") or [])
-    if generation == "downlevel" and scep_cloud_protection and scep and hardening.get("scep_spynet_reporting") != 2:
+    if generation == "downlevel" and scep_cloud_protection and _host_view.scep_product(facts) and hardening.get("scep_spynet_reporting") != 2:
         problems.append("SCEP cloud protection membership is not Advanced (R-24)")
     return problems
