@@ -22,8 +22,24 @@ KNOWN_AV_SERVICES = (
 )
 
 
+# Connections that only ever reach Windows, and the shell families ansible-core uses for Windows hosts.
+WINDOWS_TRANSPORTS = frozenset(("winrm", "psrp", "ansible.builtin.winrm", "ansible.builtin.psrp"))
+WINDOWS_SHELL_FAMILIES = frozenset(("powershell", "cmd"))
+
+
 def is_windows(action) -> bool:
-    return getattr(action._connection._shell, "SHELL_FAMILY", "") == "powershell"
+    """Whether the host runs Windows, decided from the connection and its shell, never by asking the host.
+
+    ``winrm`` and ``psrp`` reach Windows only; over ``ssh`` (or any other connection) the shell decides.
+    ansible-core 2.21 gives ``winrm`` the ``cmd`` shell by default (2.19 and 2.20: ``powershell``), and
+    both are Windows shells: the Windows executor is a PowerShell module, so no interpreter discovery
+    round trip is made on such a host.
+    """
+    connection = action._connection
+    shell = connection._shell
+    if getattr(connection, "transport", "") in WINDOWS_TRANSPORTS:
+        return True
+    return bool(getattr(shell, "_IS_WINDOWS", False)) or getattr(shell, "SHELL_FAMILY", "") in WINDOWS_SHELL_FAMILIES
 
 
 def _av_services(extra_av_services) -> list[str]:

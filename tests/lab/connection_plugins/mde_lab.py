@@ -35,10 +35,13 @@ options:
 
 import json
 import os
+import re
+import shlex
 import sys
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.connection import ConnectionBase
+from ansible.plugins.loader import get_shell_plugin
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -53,19 +56,47 @@ class Connection(ConnectionBase):
     has_pipelining = True
     always_pipeline_modules = True
 
+    # Interpreters a modeled Linux host has, answered to ansible-core's interpreter discovery.
+    LINUX_PYTHONS = ("/usr/bin/python3",)
+
     @property
     def module_implementation_preferences(self):
-        return (".ps1", "") if self._shell.SHELL_FAMILY == "powershell" else (".py", "")
+        return (".ps1", "") if self._windows_shell() else (".py", "")
+
+    def _windows_shell(self):
+        return self._shell.SHELL_FAMILY in ("powershell", "cmd")
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        """Take the shell from the host's profile when the inventory names none, as the winrm connection does
+        (its default shell is Windows's) and as ssh does for a POSIX host."""
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        profile = self.get_option("profile")
+        if not self._play_context.shell and profile in profiles.PROFILES:
+            windows = profiles.PROFILES[profile]["platform"] == "windows"
+            if windows != self._windows_shell():
+                self._shell = get_shell_plugin(shell_type="powershell" if windows else "sh",
+                                               executable=self._play_context.executable)
 
     def _profile(self):
         profile = self.get_option("profile")
         if profile not in profiles.PROFILES:
             raise AnsibleError(f"mde_lab: host needs mde_lab_profile, one of {', '.join(sorted(profiles.PROFILES))}; "
                                f"got {profile!r}")
-        want = "powershell" if profiles.PROFILES[profile]["platform"] == "windows" else "sh"
-        if self._shell.SHELL_FAMILY != want:
-            raise AnsibleError(f"mde_lab: profile {profile} needs ansible_shell_type {want}")
+        windows = profiles.PROFILES[profile]["platform"] == "windows"
+        if windows != self._windows_shell():
+            want = "powershell or cmd" if windows else "sh"
+            raise AnsibleError(f"mde_lab: profile {profile} needs ansible_shell_type {want}, "
+                               f"not {self._shell.SHELL_FAMILY}")
         return profile
+
+    def _discover_interpreter(self, cmd):
+        """Answer ansible-core's interpreter discovery (``echo FOUND; command -v ...; echo ENDFOUND``)."""
+        words = shlex.split(cmd)   # the shell wraps it: /bin/sh -c 'echo FOUND; ...'
+        script = next((w for w in words if "echo FOUND" in w), cmd)
+        wanted = re.findall(r"command -v '([^']+)'", script)
+        found = [path for name in wanted for path in self.LINUX_PYTHONS if name in (path, path.rsplit("/", 1)[-1])]
+        lab_store.log_call(self.get_option("lab_host"), {"raw": "interpreter_discovery", "outcome": "ok"})
+        return 0, ("FOUND\n" + "".join(f"{p}\n" for p in dict.fromkeys(found)) + "ENDFOUND\n").encode(), b""
 
     def _connect(self):
         self._profile()
@@ -77,10 +108,12 @@ class Connection(ConnectionBase):
     def exec_command(self, cmd, in_data=None, sudoable=True):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         self._connect()
+        if not in_data and not self._windows_shell() and "echo FOUND" in cmd and "ENDFOUND" in cmd:
+            return self._discover_interpreter(cmd)
         if not in_data:
             raise AnsibleError(f"mde_lab: only pipelined module runs are modeled, not raw commands ({cmd[:80]!r})")
         try:
-            call = (payload.decode_powershell(in_data) if self._shell.SHELL_FAMILY == "powershell"
+            call = (payload.decode_powershell(in_data) if self._windows_shell()
                     else payload.decode_python(in_data))
         except payload.PayloadError as exc:
             return 1, b"", str(exc).encode()
