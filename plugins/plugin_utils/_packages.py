@@ -4,14 +4,19 @@
 
 Internal use only: the interface may change without notice.
 
-Accepted inputs (REFERENCE sections 1, 2 and 6):
+Accepted and refused inputs are listed in docs/packages.md (the user's copy of this contract):
 
-* Windows: ``WindowsDefenderATPOnboardingScript.cmd`` (the non-interactive Group Policy /
-  Configuration Manager script), the portal's ``WindowsDefenderATPOnboardingPackage.zip``,
+* Windows: ``WindowsDefenderATPOnboardingScript.cmd`` of the Group Policy and VDI packages (every version,
+  CRLF, LF or mixed line endings), the portal's ``WindowsDefenderATPOnboardingPackage.zip``,
   ``WindowsDefenderATPOffboardingScript_valid_until_YYYY-MM-DD.cmd`` (or its zip).
 * Linux: ``MicrosoftDefenderATPOnboardingLinuxServer.py``, ``mdatp_onboard.json``,
   ``MicrosoftDefenderATPOffboardingLinuxServer_valid_until_YYYY-MM-DD.py``, ``mdatp_offboard.json``
   (or their zip).
+* Refused, each with its own sentence: the interactive 'Local Script' (its consent prompt
+  ``set /p <var>= "Press (Y)..."``, the ``GOTO USER_CONSENT`` loop, ``pause``; never ``Set /P var=<file``,
+  which reads a file, nor ``timeout``, which waits), any expired offboarding package (judged before its
+  flavour), the Intune / Configuration Manager ``.onboarding`` / ``.offboarding`` files (the bare blob),
+  macOS packages, the Group Policy templates (``.admx`` / ``.adml``) and any file without a blob.
 
 Every package carries the same signed blob: ``{"body": "<json>", "sig": ..., "sha256sig": ..., "cert": ...,
 "chain": [...]}``, escaped to a depth that depends on the container.  The blob is found by unescaping one
@@ -35,7 +40,15 @@ _VALID_UNTIL = re.compile(r"valid_until_(\d{4}-\d{2}-\d{2})", re.IGNORECASE)
 _ONE_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _MAX_DEPTH = 8
 _MAX_SIZE = 16 * 1024 * 1024
-_INTERACTIVE = re.compile(r"^\s*(pause|set\s+/p\b)", re.IGNORECASE | re.MULTILINE)
+# The local script's real prompts.  ``Set /P errorMsg=<%TMP%\senseTmp.txt`` (in every Windows script) reads the
+# first line of a file: the ``=<`` makes it an input redirection, not a prompt.  ``timeout 5`` is a delay.
+_CONSENT_PROMPT = re.compile(r"^[ \t@]*set\s+/p\s+\"?[^=\s\"]+\s*=(?!\s*<)", re.IGNORECASE | re.MULTILINE)
+_CONSENT_LOOP = re.compile(r"^[ \t]*goto\s+:?user_consent\b", re.IGNORECASE | re.MULTILINE)
+_PAUSE = re.compile(r"^[ \t@]*pause[ \t]*(?:>\s*nul\b[^\r\n]*)?\r?$", re.IGNORECASE | re.MULTILINE)
+_MACOS = re.compile(r"<key>OnboardingInfo</key>|com\.microsoft\.wdav|/Library/Application Support/Microsoft",
+                    re.IGNORECASE)
+_TEMPLATE_SUFFIXES = (".admx", ".adml")
+_BLOB_SUFFIXES = (".onboarding", ".offboarding")
 
 
 class PackageError(ValueError):
@@ -47,6 +60,7 @@ class PackageInfo:
     kind: str                  # onboarding | offboarding
     platform: str              # windows | linux
     container: str             # cmd | py | json | zip
+    deployment: str            # group_policy (Group Policy / VDI script) | linux_script | mdatp_json
     member: str | None         # file used inside a zip
     org_id: str
     org_ids: tuple = ()
@@ -69,6 +83,7 @@ class PackageInfo:
         """Public facts of the package, safe to show in results and reports (no signature, no blob)."""
         return {
             "kind": self.kind, "platform": self.platform, "container": self.container, "member": self.member,
+            "deployment": self.deployment,
             "org_id": self.org_id, "geo_location_url": self.geo_location_url, "datacenter": self.datacenter,
             "vortex_geo_location": self.vortex_geo_location, "version": self.version,
             "package_guid": self.package_guid, "sha256": self.sha256, "path": self.path,
@@ -106,16 +121,19 @@ def _find_blob(text: str) -> tuple[dict, dict] | None:
 
 
 def _platform_of(name: str) -> str | None:
+    """The platform a package file is for, from its name; ``other`` for the files refused by name later on."""
     lower = name.lower()
     if lower.endswith(".cmd"):
         return "windows"
     if lower.endswith((".py", ".json")):
         return "linux"
+    if lower.endswith(_BLOB_SUFFIXES + _TEMPLATE_SUFFIXES + (".sh",)):
+        return "other"
     return None
 
 
 def _pick_member(archive: zipfile.ZipFile, source: str) -> str:
-    names = [n for n in archive.namelist() if _platform_of(n) and not n.endswith("/")]
+    names = [n for n in archive.namelist() if _platform_of(n) not in (None, "other") and not n.endswith("/")]
     if not names:
         raise PackageError(f"{source} holds no onboarding or offboarding script (.cmd, .py or .json); "
                            "download the package again from the Defender portal.")
@@ -143,7 +161,7 @@ def _read(path: str) -> tuple[str, str, str | None, str, bytes]:
     platform = _platform_of(name)
     if platform is None:
         raise PackageError(f"package {path} is neither .cmd, .py, .json nor .zip; give the file the Defender "
-                           "portal produced.")
+                           "portal produced for Windows or Linux servers.")
     return raw.decode("utf-8", "replace"), name.rsplit(".", 1)[-1].lower(), None, platform, raw
 
 
@@ -160,31 +178,72 @@ def _expiry(body: dict, name: str) -> datetime.datetime | None:
     return None
 
 
+def _refuse_by_name(shown: str, name: str, text: str) -> None:
+    """Files that are recognisably not a server package: refused before their content is trusted."""
+    lower = name.lower()
+    if lower.endswith(_TEMPLATE_SUFFIXES):
+        raise PackageError(f"{shown} is a Group Policy administrative template ({lower.rsplit('.', 1)[-1]}: the "
+                           "package's optional settings), not an onboarding script; give "
+                           "WindowsDefenderATPOnboardingScript.cmd or the zip it came in.")
+    if lower.endswith(".sh") or _MACOS.search(text):
+        raise PackageError(f"{shown} is a macOS onboarding package; this collection onboards Windows and Linux "
+                           "servers: download the 'Windows Server' or 'Linux Server' package from the Defender portal.")
+
+
+def _interactive(text: str) -> str | None:
+    """Which of the local script's real prompts the script holds, or None for a Group Policy / VDI script."""
+    found = []
+    if _CONSENT_PROMPT.search(text):
+        found.append("asks 'Press (Y) to confirm' (set /p)")
+    if _CONSENT_LOOP.search(text) and not found:
+        found.append("loops on GOTO USER_CONSENT")
+    if _PAUSE.search(text):
+        found.append("waits for a key (pause)")
+    return " and ".join(found) or None
+
+
+def _deployment(platform: str, container: str, member: str | None) -> str:
+    if platform == "windows":
+        return "group_policy"
+    name = (member or "").lower() if container == "zip" else container
+    return "mdatp_json" if name.endswith("json") else "linux_script"
+
+
 def parse_package(path: str, expect_kind: str | None = None, expect_platform: str | None = None) -> PackageInfo:
-    """Parse a package file; raise :class:`PackageError` with one clear sentence when it cannot be used."""
+    """Parse a package file; raise :class:`PackageError` with one clear sentence when it cannot be used.
+
+    Order of judgement: what the file is (templates, macOS), its blob, the kind and platform asked for, an
+    offboarding package's expiry (whatever its flavour), then the flavour (local script, Intune file).
+    """
     text, container, member, platform, raw = _read(path)
     shown = f"{path}" + (f" ({member})" if member else "")
-    if platform == "windows" and _INTERACTIVE.search(text):
-        raise PackageError(f"{shown} is the interactive 'Local Script' package: it prompts and pauses, so it cannot "
-                           "run unattended; download the 'Group Policy' deployment package from the Defender portal.")
+    name = member or os.path.basename(path)
+    _refuse_by_name(shown, name, text)
     found = _find_blob(text)
     if found is None:
         raise PackageError(f"{shown} holds no signed onboarding or offboarding blob; it is not a Defender for "
                            "Endpoint package or it was edited; download it again.")
-    _outer, body = found
+    outer, body = found
     org_id = body.get("orgId")
     if not isinstance(org_id, str) or not org_id:
         raise PackageError(f"{shown} has a blob without an orgId; download the package again.")
+    bare_blob = name.lower().endswith(_BLOB_SUFFIXES) or text.lstrip().startswith('{"body"')
+    if bare_blob:
+        platform = "windows"
     # The onboarding script also names the offboarding value (it deletes it), so decide from the body alone.
     kind = "offboarding" if ("expirationTimestamp" in body or "orgIds" in body) else "onboarding"
     info = PackageInfo(
         kind=kind, platform=platform, container=container, member=member, org_id=org_id.lower(),
+        deployment="intune" if bare_blob else _deployment(platform, container, member),
         org_ids=tuple(str(o).lower() for o in body.get("orgIds") or body.get("previousOrgIds") or []),
         geo_location_url=body.get("geoLocationUrl"), datacenter=body.get("datacenter"),
         vortex_geo_location=body.get("vortexGeoLocation"), version=str(body["version"]) if "version" in body else None,
-        package_guid=body.get("packageGuid"), expires=_expiry(body, member or os.path.basename(path)) if kind == "offboarding" else None,
-        sha256=hashlib.sha256(raw).hexdigest(), path=path, script=text,
+        package_guid=body.get("packageGuid"), expires=_expiry(body, name) if kind == "offboarding" else None,
+        sha256=hashlib.sha256(raw).hexdigest(), path=path,
+        # cmd.exe finds labels (GOTO) unreliably in LF-only batch files: the script runs with CRLF endings.
+        script=re.sub(r"\r*\n", "\r\n", text) if platform == "windows" and not bare_blob else text,
     )
+    del outer
     if expect_platform and info.platform != expect_platform:
         raise PackageError(f"{shown} is a {info.platform} {info.kind} package, but this host runs {expect_platform}; "
                            f"give the {expect_platform} package of the same tenant.")
@@ -193,6 +252,17 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
     if info.kind == "offboarding" and info.expired:
         raise PackageError(f"{shown} expired on {info.expires:%Y-%m-%d %H:%M} UTC; offboarding packages are valid "
                            "for seven days: download a new one from the Defender portal.")
+    prompts = _interactive(text) if platform == "windows" and not bare_blob else None
+    if prompts:
+        flavour = "onboarding" if kind == "onboarding" else "offboarding"
+        raise PackageError(f"{shown} is the interactive 'Local Script' {flavour} package: it {prompts}, so it "
+                           "cannot run unattended; download the 'Group Policy' deployment package from the "
+                           "Defender portal.")
+    if bare_blob:
+        wanted = ("WindowsDefenderATPOnboardingPackage.zip" if kind == "onboarding"
+                  else "WindowsDefenderATPOffboardingScript_valid_until_<date>.cmd")
+        raise PackageError(f"{shown} is the Intune / Configuration Manager {kind} file (the bare signed blob, for "
+                           f"an MDM policy); download the 'Group Policy' deployment package ({wanted}) instead.")
     return info
 
 

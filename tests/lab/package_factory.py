@@ -73,46 +73,124 @@ def offboarding_body(org_id: str, expires: datetime.datetime) -> dict:
 
 
 def cmd_escape(text: str) -> str:
-    """Escape a JSON text the way the portal's .cmd scripts carry it after /d."""
+    """Escape a JSON text the way the portal's .cmd scripts carry it after /d (quotes and backslashes)."""
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def onboarding_cmd(org_id: str = FAKE_ORG, interactive: bool = False) -> str:
-    blob = _blob(onboarding_body(org_id), org_id)
-    lines = [
-        "@echo off", "", "echo Starting Microsoft Defender for Endpoint onboarding process...", "echo.",
-        "set errorCode=0", "set lastError=0",
-    ]
-    if interactive:
-        lines += ['set /p shouldContinue= "Press (Y) to confirm and continue or (N) to cancel and exit: "',
-                  'IF /I "%shouldContinue%"=="N" (', "\tGOTO CLEANUP", ")"]
+# The shape of the portal's scripts (compared with the real downloads): CRLF lines, with some blank lines and
+# the payload line ending in a bare LF ("mixed"); every script reads its error text with
+# ``Set /P errorMsg=<%TMP%\senseTmp.txt`` and waits with ``timeout``; only the local script prompts
+# (``set /p shouldContinue= "Press (Y)..."`` looping on ``GOTO USER_CONSENT``) and ends with ``pause``.
+# A line that starts with _LF ends in a bare LF in the written file (alone: a blank LF line); others get CRLF.
+_LF = "\x00"
+_CONSENT = [
+    "echo This script is for onboarding machines to the Microsoft Defender for Endpoint services.",
+    "echo IMPORTANT: This script is optimized for onboarding a single machine.",
+    "echo.", ":USER_CONSENT",
+    'set /p shouldContinue= "Press (Y) to confirm and continue or (N) to cancel and exit: "',
+    'IF /I "%shouldContinue%"=="N" (', "\tGOTO CLEANUP", ")",
+    'IF /I "%shouldContinue%"=="Y" (', "\tGOTO SCRIPT_START", ")",
+    "echo.", "echo Wrong input. Please try again.", "GOTO USER_CONSENT", "echo.", ":SCRIPT_START",
+    f'%windir%\\System32\\reg.exe add "{POLICY_KEY}" /v latency /t REG_SZ /f /d "Demo" >NUL 2>&1', _LF,
+]
+_HEADER = [
+    "@echo off", "", "echo. >NUL 2>&1", "echo Starting {what} process... >NUL 2>&1", "echo. >NUL 2>&1", "",
+    "set errorCode=0", "set lastError=0",
+    'set "troubleshootInfo=For more information, visit: https://go.microsoft.com/fwlink/p/?linkid=822807"',
+    'set "errorDescription="', "", "echo Testing administrator privileges >NUL 2>&1", "",
+    "net session >NUL 2>&1", "if %ERRORLEVEL% NEQ 0 (",
+    "\t@echo Script is running with insufficient privileges. Please run with administrator privileges> "
+    "%TMP%\\senseTmp.txt",
+    "\tset errorCode=65", " set lastError=%ERRORLEVEL%", "\tGOTO ERROR", ")", "",
+    "IF [%PROCESSOR_ARCHITEW6432%] EQU [] (",
+    "  set powershellPath=%windir%\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", ") ELSE (",
+    "  set powershellPath=%windir%\\SysNative\\WindowsPowerShell\\v1.0\\powershell.exe", _LF + ")", _LF,
+]
+_WAIT = [
+    "set /a counter=0", "", ":{label}", "{query}", "if %ERRORLEVEL% NEQ 0 (", "\tIF %counter% EQU 4 (",
+    "\t\t@echo Microsoft Defender for Endpoint Service is not running as expected> %TMP%\\senseTmp.txt",
+    "\t\tset errorCode={code}", "     set lastError=%ERRORLEVEL%", "\t\tGOTO ERROR", "\t)", "",
+    "\tset /a counter=%counter%+1", "", "\ttimeout {delay} >NUL 2>&1", "\tGOTO :{label}", ")", "",
+]
+_TRAILER = [
+    ":ERROR", "Set /P errorMsg=<%TMP%\\senseTmp.txt",
+    'set "errorOutput=[Error Id: %errorCode%, Error Level: %lastError%] %errorDescription% Error message: %errorMsg%"',
+    "echo %errorOutput% >NUL 2>&1", "echo. >NUL 2>&1",
+    'eventcreate /l Application /so {source} /t Error /id %errorCode% /d "%errorOutput%" >NUL 2>&1',
+    "GOTO CLEANUP", "", ":CLEANUP", "if exist %TMP%\\senseTmp.txt del %TMP%\\senseTmp.txt",
+]
+
+
+def _script(lines: list[str]) -> str:
+    """Join with CRLF, except the lines marked with _LF, which end in a bare LF as in the real scripts."""
+    return "".join(line[1:] + "\n" if line.startswith(_LF) else line + "\r\n" for line in lines)
+
+
+def _reg_add(value: str, blob: str) -> str:
+    return f'REG add "{POLICY_KEY}" /v {value} /t REG_SZ /f /d "{cmd_escape(blob)}" >NUL 2>&1'
+
+
+def onboarding_cmd(org_id: str = FAKE_ORG, interactive: bool = False, body: dict | None = None) -> str:
+    """The Group Policy / VDI onboarding script (or, interactive, the 'Local Script'), in the real shape."""
+    blob = _blob(body or onboarding_body(org_id), org_id)
+    lines = ["@echo off", ""] + (_CONSENT if interactive else [])
+    lines += [line.format(what="Windows Defender Advanced Threat Protection onboarding") for line in _HEADER[2:]]
     lines += [
-        "net session >NUL 2>&1", "if %ERRORLEVEL% NEQ 0 (", "\tset errorCode=65", "\tGOTO ERROR", ")",
-        f'REG DELETE "{POLICY_KEY}" /v {OFFBOARDING_VALUE} /f >NUL 2>&1',
-        f'REG add "{POLICY_KEY}" /v OnboardingInfo /t REG_SZ /f /d "{cmd_escape(blob)}" >NUL 2>&1',
-        "if %ERRORLEVEL% NEQ 0 (", "\tset errorCode=10", "\tGOTO ERROR", ")",
+        'REG add "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\DataCollection" /v DisableEnterpriseAuthProxy '
+        "/t REG_DWORD /f /d 1 >NUL 2>&1", _LF,
+        f'REG query "{POLICY_KEY}" /v {OFFBOARDING_VALUE} /reg:64 > %TMP%\\senseTmp.txt 2>&1',
+        "if %ERRORLEVEL% EQU 0 (  ",
+        f'    REG delete "{POLICY_KEY}" /v {OFFBOARDING_VALUE} /f > %TMP%\\senseTmp.txt 2>&1',
+        "    if %ERRORLEVEL% NEQ 0 (",
+        '        set "errorDescription=Unable to delete previous offboarding information from registry."',
+        "        set errorCode=5", "        set lastError=%ERRORLEVEL%", "        GOTO ERROR", "    )", ")", _LF,
+        _LF + _reg_add("OnboardingInfo", blob),
+        "if %ERRORLEVEL% NEQ 0 (", '   set "errorDescription=Unable to write onboarding information to registry."',
+        "   set errorCode=10", "   set lastError=%ERRORLEVEL%", "   GOTO ERROR", _LF + ")", _LF,
+        "sc query \"SENSE\" | find /i \"RUNNING\" >NUL 2>&1", "if %ERRORLEVEL% EQU 0 GOTO RUNNING", "",
+        "net start sense > %TMP%\\senseTmp.txt 2>&1", "goto SUCCEEDED", "",
+        ":RUNNING", 'eventcreate /l Application /so WDATPOnboarding /t Information /id 10 /d "running" >NUL 2>&1',
+        "GOTO SUCCEEDED", "", ":SUCCEEDED",
     ]
-    if interactive:
-        lines += [f'REG add "{POLICY_KEY}" /v latency /t REG_SZ /f /d "Demo" >NUL 2>&1']
-    lines += [":SUCCEEDED", "echo Successfully onboarded machine to Microsoft Defender for Endpoint", "GOTO EXIT",
-              ":ERROR", "echo Onboarding failed with error %errorCode%", ":EXIT"]
-    if interactive:
-        lines.append("pause")
-    lines.append("exit /b %errorCode%")
-    return "\r\n".join(lines) + "\r\n"
+    status = 'REG query "HKLM\\SOFTWARE\\Microsoft\\Windows Advanced Threat Protection\\Status" /v OnboardingState /reg:64'
+    for label, query, code in (("SENSE_RUNNING_WAIT", 'sc query "SENSE" | find /i "RUNNING" >NUL 2>&1', 15),
+                               ("SENSE_ONBOARDED_STATUS_WAIT", status + " >NUL 2>&1", 35),
+                               ("SENSE_ONBOARDED_WAIT", status + ' | find /i "0x1" >NUL 2>&1', 40)):
+        lines += [line.format(label=label, query=query, code=code, delay=5) for line in _WAIT]
+    lines += [
+        'set "successOutput=Successfully onboarded machine to Microsoft Defender for Endpoint"',
+        'eventcreate /l Application /so WDATPOnboarding /t Information /id 20 /d "%successOutput%" >NUL 2>&1',
+        "GOTO CLEANUP", "",
+    ]
+    lines += [line.format(source="WDATPOnboarding") for line in _TRAILER]
+    lines += (["pause"] if interactive else []) + ["EXIT /B %errorCode%", _LF, _LF]
+    return _script(lines)
 
 
-def offboarding_cmd(org_id: str, expires: datetime.datetime) -> str:
+def offboarding_cmd(org_id: str, expires: datetime.datetime, interactive: bool = False) -> str:
+    """The Group Policy offboarding script (or, interactive, the local one that ends with ``pause``)."""
     blob = _blob(offboarding_body(org_id, expires), org_id + "off")
-    lines = [
-        "@echo off", "echo Starting Microsoft Defender for Endpoint offboarding process...",
-        f'REG DELETE "{POLICY_KEY}" /v OnboardingInfo /f >NUL 2>&1',
-        f'REG add "{POLICY_KEY}" /v {OFFBOARDING_VALUE} /t REG_SZ /f /d "{cmd_escape(blob)}" >NUL 2>&1',
-        "if %ERRORLEVEL% NEQ 0 (", "\tset errorCode=10", "\tGOTO ERROR", ")",
-        "echo Successfully offboarded machine from Microsoft Defender for Endpoint", "exit /b 0",
-        ":ERROR", "exit /b %errorCode%",
+    lines = [line.format(what="Windows Defender Advanced Threat Protection offboarding") for line in _HEADER]
+    lines += [
+        f'REG query "{POLICY_KEY}" /v OnboardingInfo /reg:64 > %TMP%\\senseTmp.txt 2>&1', "if %ERRORLEVEL% EQU 0 (",
+        f'    REG delete "{POLICY_KEY}" /v OnboardingInfo /f > %TMP%\\senseTmp.txt 2>&1',
+        "    if %ERRORLEVEL% NEQ 0 (", "        set errorCode=5", "        GOTO ERROR", "    )", ")", "",
+        _LF + _reg_add(OFFBOARDING_VALUE, blob),
+        "if %ERRORLEVEL% NEQ 0 (", "   set errorCode=10", "   set lastError=%ERRORLEVEL%", "   GOTO ERROR", ")", "",
     ]
-    return "\r\n".join(lines) + "\r\n"
+    lines += [line.format(label="SENSE_STOPPED_WAIT", query='sc query "SENSE" | find /i "STOPPED" >NUL 2>&1',
+                          code=15, delay=10) for line in _WAIT]
+    lines += ['eventcreate /l Application /so WDATPOffboarding /t Information /id 20 /d "offboarded" >NUL 2>&1',
+              "goto EXIT", ""]
+    lines += [line.format(source="WDATPOffboarding") for line in _TRAILER][:-3]
+    lines += ["goto EXIT", "", ":EXIT", "if exist %TMP%\\senseTmp.txt del %TMP%\\senseTmp.txt"]
+    lines += (["pause"] if interactive else []) + ["EXIT /B %errorCode%", _LF]
+    return _script(lines)
+
+
+def intune_file(org_id: str = FAKE_ORG) -> str:
+    """The Intune / Configuration Manager ``WindowsDefenderATP.onboarding`` file: the bare blob, no newline."""
+    return _blob(onboarding_body(org_id), org_id)
 
 
 def mdatp_json(org_id: str = FAKE_ORG, offboarding_expires: datetime.datetime | None = None) -> str:
@@ -161,6 +239,9 @@ def write_set(directory: str, now: datetime.datetime | None = None) -> dict[str,
         "win_onboard_cmd": ("WindowsDefenderATPOnboardingScript.cmd", onboarding_cmd()),
         "win_onboard_other_org_cmd": ("other-org/WindowsDefenderATPOnboardingScript.cmd", onboarding_cmd(OTHER_ORG)),
         "win_local_script_cmd": ("local/WindowsDefenderATPLocalOnboardingScript.cmd", onboarding_cmd(interactive=True)),
+        "win_local_offboard_cmd": (f"local/WindowsDefenderATPOffboardingScript_valid_until_{valid:%Y-%m-%d}.cmd",
+                                   offboarding_cmd(FAKE_ORG, valid, interactive=True)),
+        "win_intune_onboarding": ("intune/WindowsDefenderATP.onboarding", intune_file()),
         "win_offboard_cmd": (f"WindowsDefenderATPOffboardingScript_valid_until_{valid:%Y-%m-%d}.cmd",
                              offboarding_cmd(FAKE_ORG, valid)),
         "win_offboard_expired_cmd": (f"WindowsDefenderATPOffboardingScript_valid_until_{expired:%Y-%m-%d}.cmd",
@@ -183,7 +264,7 @@ def write_set(directory: str, now: datetime.datetime | None = None) -> dict[str,
         paths[label] = path
     paths["win_onboard_zip"] = write_zip(os.path.join(directory, "WindowsDefenderATPOnboardingPackage.zip"), {
         "WindowsDefenderATPOnboardingScript.cmd": files["win_onboard_cmd"][1],
-        "OptionalParamsPolicy/AtpConfiguration.admx": "<policyDefinitions/>",
+        "OptionalParamsPolicy/AtpConfiguration.admx": '<?xml version="1.0" encoding="utf-8"?>\r\n<policyDefinitions/>\r\n',
     })
     paths["linux_onboard_zip"] = write_zip(os.path.join(directory, "linux", "WindowsDefenderATPOnboardingPackage.zip"), {
         "MicrosoftDefenderATPOnboardingLinuxServer.py": files["linux_onboard_py"][1],

@@ -7,19 +7,21 @@ from unittest.mock import MagicMock
 import pytest
 from ansible.errors import AnsibleActionFail
 from ansible.playbook.task import Task
+from ansible.plugins.loader import get_shell_plugin
 
 from labmodel import profiles
 from labmodel import windows as lab_windows
 from ansible_collections.defender.endpoint.plugins.action.mde_info import ActionModule
 
 
-def make_action(shell_family="powershell", args=None, check_mode=False):
+def make_action(shell_family="powershell", args=None, check_mode=False, transport="ssh"):
     task = MagicMock(Task)
     task.args = args or {}
     task.check_mode = check_mode
     task.async_val = 0
     connection = MagicMock()
-    connection._shell.SHELL_FAMILY = shell_family
+    connection.transport = transport
+    connection._shell = get_shell_plugin(shell_type=shell_family)   # ansible-core's own shell plugins
     play_context = MagicMock()
     play_context.check_mode = check_mode
     action = ActionModule(task, connection, play_context, loader=None, templar=None, shared_loader_obj=None)
@@ -47,6 +49,25 @@ def test_linux_uses_the_python_executor_without_windows_arguments():
     assert action.run(task_vars={})["generation"] == "linux"
     assert action._execute_module.call_args.kwargs["module_name"] == "defender.endpoint.mde_host_linux"
     assert action._execute_module.call_args.kwargs["module_args"] == {"operation": "probe"}
+
+
+@pytest.mark.parametrize("transport, shell, executor", [
+    ("winrm", "cmd", "defender.endpoint.mde_host"),          # ansible-core 2.21's winrm default
+    ("winrm", "powershell", "defender.endpoint.mde_host"),   # 2.19 and 2.20's winrm default
+    ("psrp", "powershell", "defender.endpoint.mde_host"),
+    ("ssh", "powershell", "defender.endpoint.mde_host"),     # OpenSSH on Windows, PowerShell default shell
+    ("ssh", "cmd", "defender.endpoint.mde_host"),            # OpenSSH on Windows, cmd default shell
+    ("ssh", "sh", "defender.endpoint.mde_host_linux"),
+])
+def test_executor_is_chosen_from_the_connection_and_its_shell(transport, shell, executor):
+    action = make_action(shell_family=shell, transport=transport)
+    facts = (lab_windows.probe(profiles.initial_state("windows_server_2019", {}), [])
+             if executor.endswith("mde_host") else
+             {"platform": "linux", "os": {"id": "debian", "version_id": "12", "architecture": "x86_64"},
+              "mdatp": {"installed": False}})
+    action._execute_module = MagicMock(return_value={"facts": facts})
+    action.run(task_vars={})
+    assert action._execute_module.call_args.kwargs["module_name"] == executor
 
 
 def test_executor_failure_is_one_clear_sentence():

@@ -66,7 +66,9 @@ def test_offboarding_expiry_from_file_name_when_body_lacks_it(tmp_path):
 
 
 @pytest.mark.parametrize("label, expect_kind, expect_platform, message", [
-    ("win_local_script_cmd", None, None, "interactive 'Local Script'"),
+    ("win_local_script_cmd", None, None, "interactive 'Local Script' onboarding package: it asks 'Press \\(Y\\)"),
+    ("win_local_offboard_cmd", None, None, "interactive 'Local Script' offboarding package: it waits for a key"),
+    ("win_intune_onboarding", None, None, "Intune / Configuration Manager onboarding file"),
     ("linux_onboard_py", "onboarding", "windows", "is a linux onboarding package, but this host runs windows"),
     ("win_onboard_cmd", "onboarding", "linux", "is a windows onboarding package, but this host runs linux"),
     ("win_offboard_cmd", "onboarding", "windows", "is an offboarding package where an onboarding package is needed"),
@@ -104,3 +106,60 @@ def test_any_escaping_depth(tmp_path, depth):
     path = tmp_path / "WindowsDefenderATPOnboardingScript.cmd"
     path.write_text(f'reg add "HKLM\\X" /v OnboardingInfo /t REG_SZ /f /d "{blob}"\r\n')
     assert parse_package(str(path)).org_id == ORG
+
+
+def test_generated_scripts_have_the_real_shape(packages):
+    """The factory's scripts carry what the portal's do, so that these tests meet what users give."""
+    for label in ("win_onboard_cmd", "win_local_script_cmd", "win_offboard_cmd"):
+        raw = open(packages[label], "rb").read()
+        assert b"Set /P errorMsg=<%TMP%\\senseTmp.txt" in raw, label
+        assert b"timeout " in raw, label
+        lines = raw.split(b"\n")[:-1]
+        assert any(line.endswith(b"\r") for line in lines) and any(not line.endswith(b"\r") for line in lines), label
+        payload = [line for line in lines if b"/t REG_SZ /f /d \"{" in line]
+        assert len(payload) == 1 and not payload[0].endswith(b"\r"), f"{label}: the payload line ends in a bare LF"
+        assert b'\\\\\\"orgId\\\\\\"' in payload[0], f"{label}: the body is escaped three levels deep"
+
+
+@pytest.mark.parametrize("line", [
+    "Set /P errorMsg=<%TMP%\\senseTmp.txt", "set /p errorMsg= <%WINDIR%\\temp\\senseTmp.txt", "\ttimeout 5 >NUL 2>&1",
+    "\t%windir%\\System32\\timeout.exe 10 >NUL 2>&1", "echo pause is not a command here",
+])
+def test_file_reads_and_delays_are_not_prompts(tmp_path, packages, line):
+    script = open(packages["win_onboard_cmd"], newline="").read().replace("@echo off\r\n", f"@echo off\r\n{line}\n", 1)
+    path = tmp_path / "WindowsDefenderATPOnboardingScript.cmd"
+    path.write_text(script, newline="")
+    assert parse_package(str(path)).org_id == ORG
+
+
+@pytest.mark.parametrize("line, reason", [
+    ('set /p shouldContinue= "Press (Y) to confirm and continue or (N) to cancel and exit: "', "asks 'Press"),
+    ("pause", "waits for a key"), ("PAUSE\r", "waits for a key"), ("@pause", "waits for a key"),
+    ("GOTO USER_CONSENT", "loops on GOTO USER_CONSENT"),
+])
+def test_each_real_prompt_is_refused(tmp_path, packages, line, reason):
+    script = open(packages["win_onboard_cmd"], newline="").read().replace("@echo off\r\n", f"@echo off\r\n{line}\n", 1)
+    path = tmp_path / "WindowsDefenderATPOnboardingScript.cmd"
+    path.write_text(script, newline="")
+    with pytest.raises(PackageError, match=reason):
+        parse_package(str(path))
+
+
+def test_expired_local_offboarding_is_refused_as_expired(tmp_path):
+    expired = datetime.datetime(2024, 2, 23, 12, 20, tzinfo=datetime.timezone.utc)
+    path = tmp_path / "WindowsDefenderATPOffboardingScript_valid_until_2024-02-23.cmd"
+    path.write_text(package_factory.offboarding_cmd(ORG, expired, interactive=True), newline="")
+    with pytest.raises(PackageError, match="expired on 2024-02-23 12:20 UTC"):
+        parse_package(str(path))
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("AtpConfiguration.admx", "<policyDefinitions/>", "administrative template"),
+    ("AtpConfiguration.adml", "<policyDefinitionResources/>", "administrative template"),
+    ("MicrosoftDefenderATPOnboardingMacOs.sh", "#!/bin/bash\n", "macOS onboarding package"),
+])
+def test_other_files_are_named(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(PackageError, match=message):
+        parse_package(str(path))

@@ -249,10 +249,11 @@ def run_script(ctx: Context, step: dict) -> dict:
     script = ctx.secrets.get(step["script"]) or ""
     state = ctx.state
     org = _ORG.search(script)
-    if not org or "REG add" not in script:
+    # cmd.exe is case-insensitive: REG add, reg add and %windir%\System32\reg.exe add are the same command.
+    if not org or not re.search(r"\breg(?:\.exe)?\s+add\b", script, re.IGNORECASE):
         return {"ok": False, "rc": 1, "detail": "the script holds no package"}
     org = org.group(1).lower()
-    if re.search(r"^\s*pause", script, re.MULTILINE | re.IGNORECASE):
+    if re.search(r"^[ \t@]*pause\b", script, re.MULTILINE | re.IGNORECASE):
         return {"ok": False, "rc": None, "timed_out": True, "timeout": 0, "detail": "the script waits for a key"}
     if step["kind"] == "onboarding":
         state["offboarding_value"] = False
