@@ -108,9 +108,10 @@ def write_inventory(path: pathlib.Path, hosts: dict) -> pathlib.Path:
         hostvars.update(spec.get("vars") or {})
         (windows if profiles.PROFILES[spec["profile"]]["platform"] == "windows" else linux)[name] = hostvars
     inventory = {"all": {"children": {
-        "lab_windows": {"vars": {"ansible_connection": "mde_lab", "ansible_shell_type": "powershell"}, "hosts": windows},
-        "lab_linux": {"vars": {"ansible_connection": "mde_lab", "ansible_shell_type": "sh",
-                               "ansible_python_interpreter": "/usr/bin/python3"}, "hosts": linux},
+        # The lab's fixed interface: the connection and the profile; the shell comes from the profile.
+        "lab_windows": {"vars": {"ansible_connection": "mde_lab"}, "hosts": windows},
+        "lab_linux": {"vars": {"ansible_connection": "mde_lab", "ansible_python_interpreter": "/usr/bin/python3"},
+                      "hosts": linux},
     }}}
     path.write_text(json.dumps(inventory))
     return path

@@ -59,7 +59,12 @@ options:
         C(mdatp_onboard.json)).
       - A list of paths may be given, one per platform; each host takes the one for its platform, so one task
         serves a mixed fleet. Every package is checked before any host is touched.
-      - The interactive "Local Script" variant is refused (it prompts and pauses).
+      - Accepted on Windows - the Group Policy, Configuration Manager and VDI scripts of every version, with
+        CRLF, LF or mixed line endings (C(Set /P errorMsg=<file) reads a file and C(timeout) waits; neither is a
+        prompt). Refused, each with one sentence before the host is touched - the interactive "Local Script"
+        (its C(set /p shouldContinue=) consent prompt, C(GOTO USER_CONSENT), C(pause)), the Intune /
+        Configuration Manager C(.onboarding) file (the bare blob), macOS packages, the C(.admx) / C(.adml)
+        templates and any file without a signed blob. The full list is in C(docs/packages.md).
       - Required with O(state=present) except for C(downlevel) hosts, where it is optional and used
         only to check the org id.
       - The package's signed blob is a secret; it travels to the host in a no_log argument and is
@@ -71,7 +76,8 @@ options:
       - Path on the controller to the offboarding package
         (C(WindowsDefenderATPOffboardingScript_valid_until_YYYY-MM-DD.cmd) or its zip).
       - Required with O(state=absent) when the host is onboarded. An expired package is refused
-        before the host is touched.
+        before the host is touched, whatever its flavour; a non-expired local offboarding script is refused
+        because it ends with C(pause), and so is the Intune C(.offboarding) file.
       - Linux hosts, C(MicrosoftDefenderATPOffboardingLinuxServer_valid_until_YYYY-MM-DD.py).
       - A list of paths may be given, one per platform, as for O(onboarding_package).
     type: list

@@ -76,3 +76,27 @@ def test_onboarding_through_each_supported_ansible_core(name, packages, tmp_path
     assert results["w"]["verified"] and results["l"]["verified"], name
     assert [c.get("operation", "transfer") for c in lab.calls("w")] == ["probe", "transfer", "apply"]
     assert [c["operation"] for c in lab.calls("l")] == ["probe", "apply"]
+
+
+@pytest.mark.parametrize("name", sorted(VENVS))
+def test_fixed_interface_connection_and_profile_only(name, tmp_path):
+    """Every profile with nothing but ansible_connection and mde_lab_profile, as the lab's interface promises;
+    a Windows host named with the cmd shell (ansible-core 2.21's winrm default) is a Windows host too."""
+    from labmodel import profiles  # pylint: disable=import-outside-toplevel
+
+    lab = Lab(tmp_path / "state", venv=VENVS[name])
+    hosts = {profile: {"ansible_connection": "mde_lab", "mde_lab_profile": profile} for profile in profiles.PROFILES}
+    hosts["cmd-shell"] = {"ansible_connection": "mde_lab", "mde_lab_profile": "windows_server_2022",
+                          "ansible_shell_type": "cmd"}
+    inventory = tmp_path / "inv.json"
+    inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
+    _proc, results = run_info(lab, tmp_path / "out", inventory=inventory, check_rc=0)
+    assert set(results) == set(hosts)
+    for host, result in results.items():
+        windows = hosts[host]["mde_lab_profile"].startswith("windows")
+        assert not result.get("failed"), (host, result.get("msg"))
+        modules = [c["module"] for c in lab.executions(host)]
+        assert modules == ["defender.endpoint.mde_host" if windows else "defender.endpoint.mde_host_linux"], host
+        raw_calls = [c for c in lab.calls(host) if "raw" in c]
+        assert raw_calls == ([] if windows else [{"raw": "interpreter_discovery", "outcome": "ok",
+                                                  "ts": raw_calls[0]["ts"]}]), host
