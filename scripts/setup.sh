@@ -67,7 +67,7 @@ make_venv() {  # dir, stamp, pip args...
 
 make_venv "$VENV" "$(stamp "$ROOT/requirements.txt" "$ROOT/tests/requirements.txt" "$ROOT/scripts/setup.sh")" \
   -r "$ROOT/requirements.txt" -r "$ROOT/tests/requirements.txt"
-make_venv "$VENV219" "$(stamp "$ROOT/scripts/setup.sh")" 'ansible-core>=2.19,<2.20'
+make_venv "$VENV219" "$(stamp "$ROOT/scripts/setup.sh")" 'ansible-core>=2.19,<2.20' 'pywinrm>=0.4.3'
 
 # The collection must sit at ansible_collections/<namespace>/<name>/.
 mkdir -p "$BUILD/collections/ansible_collections/defender"
