@@ -31,8 +31,8 @@ options:
   steps:
     description:
       - With O(operation=apply), the steps, each a dict with C(name) (C(setup_repository), C(install_package),
-        C(remove_package), C(merge_managed_config), C(write_secret_file), C(remove_file), C(wait_health)) and
-        its arguments. Steps name keys of O(secrets); they never hold a secret.
+        C(remove_package), C(merge_managed_config), C(write_secret_file), C(remove_file), C(wait_health),
+        C(av_detection), C(run_edr_script)) and its arguments. Steps name keys of O(secrets); they never hold a secret.
     type: list
     elements: dict
     default: []
@@ -79,17 +79,158 @@ steps:
   sample: [{"name": "install_package", "status": "ok", "rc": 0}]
 facts:
   description:
-    - The host's facts; see the C(host_facts) return of M(defender.endpoint.mde_info) for the keys.
+    - The host's facts, read in one remote execution; the same keys after O(operation=apply), read back.
+    - This is the written contract of the Linux facts; the simulated lab and the tests hold to it key for key.
   returned: success
   type: dict
   sample: {"platform": "linux", "os": {"id": "ubuntu", "version_id": "22.04"}}
+  contains:
+    platform:
+      description: Always C(linux).
+      returned: always
+      type: str
+    os:
+      description: The distribution, from C(/etc/os-release), and the kernel.
+      returned: always
+      type: dict
+      contains:
+        id:
+          description: C(ID), for example C(debian); C(null) when absent.
+          type: str
+        version_id:
+          description: C(VERSION_ID), for example C(12); C(null) when absent.
+          type: str
+        pretty_name:
+          description: C(PRETTY_NAME); C(null) when absent.
+          type: str
+        id_like:
+          description: C(ID_LIKE); C(null) when absent.
+          type: str
+        kernel:
+          description: The kernel release (C(uname -r)).
+          type: str
+        architecture:
+          description: The machine (C(uname -m)), for example C(x86_64).
+          type: str
+    mdatp:
+      description: The mdatp package and its health.
+      returned: always
+      type: dict
+      contains:
+        installed:
+          description: The C(mdatp) command is on the path.
+          type: bool
+        health:
+          description:
+            - The output of C(mdatp health --output json); C(null) when mdatp is absent or does not answer.
+            - The fields below are those the controller reads; further fields of mdatp's output pass through unchecked.
+          type: dict
+          contains:
+            healthy:
+              description: mdatp reports itself healthy (false until the first definitions arrive).
+              type: bool
+            health_issues:
+              description: What keeps it from being healthy.
+              type: list
+              elements: str
+            licensed:
+              description: The host is onboarded.
+              type: bool
+            org_id:
+              description: The org id it is onboarded to, C(unavailable) when not onboarded.
+              type: str
+            passive_mode_enabled:
+              description: Antivirus passive mode is on.
+              type: bool
+            real_time_protection_enabled:
+              description: Real-time protection is on.
+              type: bool
+            definitions_status:
+              description: The state of the security intelligence, for example C(up_to_date).
+              type: str
+            app_version:
+              description: The mdatp version.
+              type: str
+            conflicting_applications:
+              description: Other products mdatp sees as conflicting.
+              type: list
+              elements: str
+            edr_machine_id:
+              description: The device id in Defender for Endpoint, empty before onboarding.
+              type: str
+        health_rc:
+          description: The return code of C(mdatp health) (non-zero while the daemon is not ready); C(null) when
+            mdatp is absent.
+          type: int
+        health_stderr:
+          description: The start of C(mdatp health)'s error output; C(null) when empty.
+          returned: when mdatp is installed
+          type: str
+    onboarding_json:
+      description: C(/etc/opt/microsoft/mdatp/mdatp_onboard.json).
+      returned: always
+      type: dict
+      contains:
+        present:
+          description: The file exists.
+          type: bool
+        org_id:
+          description: The org id inside it (never the blob itself); C(null) when absent or unreadable.
+          type: str
+    offboarding_json:
+      description: C(/etc/opt/microsoft/mdatp/mdatp_offboard.json).
+      returned: always
+      type: dict
+      contains:
+        present:
+          description: The file exists.
+          type: bool
+    managed_config:
+      description: The content of C(/etc/opt/microsoft/mdatp/managed/mdatp_managed.json); C(null) when absent or
+        not JSON.
+      returned: always
+      type: dict
+    fanotify_conflicts:
+      description: Processes holding a fanotify mark, other than C(wdavdaemon) and C(fapolicyd).
+      returned: always
+      type: list
+      elements: dict
+      contains:
+        pid:
+          description: The process id.
+          type: int
+        comm:
+          description: The process name.
+          type: str
+    package_manager:
+      description: The first of C(apt-get), C(dnf), C(yum), C(zypper) on the path; C(null) when none.
+      returned: always
+      type: str
+    repository:
+      description: Microsoft's package repository.
+      returned: always
+      type: dict
+      contains:
+        present:
+          description: The repository is configured.
+          type: bool
+    free_disk_mb:
+      description: Free space under C(/opt) (or C(/)), in MiB.
+      returned: always
+      type: int
+    staging_dir:
+      description: Where the controller stages files.
+      returned: always
+      type: str
 """
 
 import glob
 import json
 import os
 import platform
+import re
 import shutil
+import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -99,9 +240,21 @@ ONBOARD_JSON = MDATP_DIR + "/mdatp_onboard.json"
 OFFBOARD_JSON = MDATP_DIR + "/mdatp_offboard.json"
 MANAGED_JSON = MDATP_DIR + "/managed/mdatp_managed.json"
 FANOTIFY_IGNORED = ("wdavdaemon", "fapolicyd")
+# Paths the probe reads and the steps write; module constants so that unit tests can point them elsewhere.
+OS_RELEASE = "/etc/os-release"
+PROC_ROOT = "/proc"
+APT_SOURCES_DIR = "/etc/apt/sources.list.d"
+APT_KEYRING = "/usr/share/keyrings/microsoft-prod.gpg"
+APT_TRUSTED_KEY = "/etc/apt/trusted.gpg.d/microsoft-prod.gpg"
+RPM_KEY = "/etc/pki/rpm-gpg/microsoft.asc"
+YUM_REPOS_DIR = "/etc/yum.repos.d"
+ZYPP_REPOS_DIR = "/etc/zypp/repos.d"
+DETECTION_DIR = "/tmp"
+_SIGNED_BY = re.compile(r"signed-by=([^\s\]]+)")
 
 
-def read_os_release(path="/etc/os-release"):
+def read_os_release(path=None):
+    path = path or OS_RELEASE
     values = {}
     try:
         with open(path) as handle:
@@ -141,23 +294,24 @@ def mdatp_health(module):
     return {"installed": True, "health": health, "health_rc": rc, "health_stderr": err.strip()[:400] or None}
 
 
-def managed_config():
+def managed_config(path=None):
     try:
-        with open(MANAGED_JSON) as handle:
+        with open(path or MANAGED_JSON) as handle:
             return json.load(handle)
     except (OSError, ValueError):
         return None
 
 
-def fanotify_holders():
+def fanotify_holders(proc=None):
+    proc = proc or PROC_ROOT
     holders = []
-    for fdinfo in glob.glob("/proc/[0-9]*/fdinfo/*"):
+    for fdinfo in glob.glob(os.path.join(proc, "[0-9]*", "fdinfo", "*")):
         try:
             with open(fdinfo) as handle:
                 if "fanotify mnt_id" not in handle.read():
                     continue
-            pid = fdinfo.split("/")[2]
-            with open("/proc/%s/comm" % pid) as handle:
+            pid = os.path.basename(os.path.dirname(os.path.dirname(fdinfo)))
+            with open(os.path.join(proc, pid, "comm")) as handle:
                 comm = handle.read().strip()
         except OSError:
             continue
@@ -190,9 +344,36 @@ def probe(module):
     }
 
 
+def _read(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _apt_list_usable(path):
+    """A list file of ours: a deb line, and the key it trusts (its signed-by keyring, else ours) on disk."""
+    text = (_read(path) or b"").decode("utf-8", "replace")
+    if not any(line.strip().startswith("deb ") for line in text.splitlines()):
+        return False
+    match = _SIGNED_BY.search(text)
+    keyring = match.group(1) if match else APT_TRUSTED_KEY
+    return os.path.isfile(keyring) and os.path.getsize(keyring) > 0
+
+
+def _rpm_repo_usable(path):
+    """A repo file of ours: a baseurl line, and the signing key we imported still on disk."""
+    text = (_read(path) or b"").decode("utf-8", "replace")
+    return "baseurl" in text and os.path.isfile(RPM_KEY) and os.path.getsize(RPM_KEY) > 0
+
+
 def repository_files():
-    return (glob.glob("/etc/apt/sources.list.d/microsoft-*.list") + glob.glob("/etc/yum.repos.d/microsoft-*.repo")
-            + glob.glob("/etc/zypp/repos.d/microsoft-*.repo"))
+    """Microsoft repository definitions that are usable: a half-written one (a list without its keyring) is not."""
+    found = [p for p in glob.glob(os.path.join(APT_SOURCES_DIR, "microsoft-*.list")) if _apt_list_usable(p)]
+    for folder in (YUM_REPOS_DIR, ZYPP_REPOS_DIR):
+        found += [p for p in glob.glob(os.path.join(folder, "microsoft-*.repo")) if _rpm_repo_usable(p)]
+    return found
 
 
 # ---- apply: each step does one documented thing (REFERENCE section 6) and reports what happened ----
@@ -206,11 +387,15 @@ def _download(url, timeout):
 def _write(path, data, mode):
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def _run(module, record, args, timeout, env=None):
@@ -225,31 +410,77 @@ def _run(module, record, args, timeout, env=None):
     return rc == 0
 
 
+class _Publisher:
+    """Files a step puts in place, with what was there before, so that a failure can put it all back.
+
+    Design (repository set-up): write the files into place, validate with the package manager's own refresh,
+    and on any failure restore the previous bytes (or remove what was new).  Validating before publishing with
+    a temporary apt configuration (-o Dir::Etc::sourcelist=<tmp>) was not chosen: the published list names its
+    keyring by its final path (signed-by=), so the list would have to be rewritten for the test and the files
+    apt validated would not be the files left on disk; dnf and zypper have no such switch at all.  Every
+    download happens before the first write, and each write goes through a temporary name and os.replace, so
+    a file on disk is always either the old one or the new one, never half of one.
+    """
+
+    def __init__(self):
+        self.previous = []
+
+    def write(self, path, data, mode):
+        self.previous.append((path, _read(path)))
+        _write(path, data, mode)
+
+    def rollback(self):
+        for path, data in reversed(self.previous):
+            try:
+                if data is None:
+                    if os.path.exists(path):
+                        os.remove(path)
+                else:
+                    _write(path, data, 0o644)
+            except OSError:
+                pass
+        self.previous = []
+
+
 def step_setup_repository(module, step, record, timeout):
     base, channel = step["base_url"], step["channel"]
     config = "%s/config/%s/%s/%s" % (base, step["distro"], step["version"], channel)
-    key = _download(base + "/keys/microsoft.asc", timeout)
     manager = step["package_manager"]
-    if manager == "apt-get":
-        listing = _download(config + ".list", timeout)
-        keyring = "/usr/share/keyrings/microsoft-prod.gpg"
-        rc, dearmored, err = module.run_command(["gpg", "--dearmor"], data=key, binary_data=True,
-                                                encoding=None)
-        if rc != 0:
-            record["detail"] = "gpg --dearmor failed: %s" % err
-            return False
-        _write(keyring, dearmored, 0o644)
-        if b"signed-by" not in listing:
-            _write("/etc/apt/trusted.gpg.d/microsoft-prod.gpg", dearmored, 0o644)
-        _write("/etc/apt/sources.list.d/microsoft-%s.list" % channel, listing, 0o644)
-        return _run(module, record, ["apt-get", "update"], timeout)
-    key_path = "/etc/pki/rpm-gpg/microsoft.asc"
-    _write(key_path, key, 0o644)
-    if not _run(module, record, ["rpm", "--import", key_path], timeout):
+    key = _download(base + "/keys/microsoft.asc", timeout)
+    definition = _download(config + (".list" if manager == "apt-get" else ".repo"), timeout)
+    published = _Publisher()
+    ok = False
+    try:
+        if manager == "apt-get":
+            ok = _setup_apt(module, record, published, key, definition, channel, timeout)
+        else:
+            ok = _setup_rpm(module, record, published, key, definition, channel, manager, timeout)
+    finally:
+        if not ok:
+            published.rollback()
+    return ok
+
+
+def _setup_apt(module, record, published, key, listing, channel, timeout):
+    rc, dearmored, err = module.run_command(["gpg", "--dearmor"], data=key, binary_data=True, encoding=None)
+    if rc != 0:
+        record["rc"] = rc
+        record["detail"] = "gpg --dearmor failed: %s" % (err.decode("utf-8", "replace") if isinstance(err, bytes)
+                                                          else err).strip()[-300:]
         return False
-    repo = _download(config + ".repo", timeout)
-    folder = "/etc/zypp/repos.d" if manager == "zypper" else "/etc/yum.repos.d"
-    _write("%s/microsoft-%s.repo" % (folder, channel), repo, 0o644)
+    published.write(APT_KEYRING, dearmored, 0o644)
+    if b"signed-by" not in listing:
+        published.write(APT_TRUSTED_KEY, dearmored, 0o644)
+    published.write(os.path.join(APT_SOURCES_DIR, "microsoft-%s.list" % channel), listing, 0o644)
+    return _run(module, record, ["apt-get", "update"], timeout)
+
+
+def _setup_rpm(module, record, published, key, repo, channel, manager, timeout):
+    published.write(RPM_KEY, key, 0o644)
+    if not _run(module, record, ["rpm", "--import", RPM_KEY], timeout):
+        return False
+    folder = ZYPP_REPOS_DIR if manager == "zypper" else YUM_REPOS_DIR
+    published.write(os.path.join(folder, "microsoft-%s.repo" % channel), repo, 0o644)
     if manager == "zypper":
         return _run(module, record, ["zypper", "--non-interactive", "refresh"], timeout)
     return _run(module, record, [manager, "makecache"], timeout)
@@ -320,6 +551,60 @@ def step_wait_health(module, step, record, timeout):
                                 or "mdatp health rc %s" % facts.get("health_rc"))
             return False
         time.sleep(5)
+
+
+def eicar():
+    """The standard EICAR antivirus test string, put together at run time so that no file of ours holds it."""
+    parts = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$", "EICAR-STANDARD-", "ANTIVIRUS-TEST-FILE!$H+H*")
+    return "".join(parts).encode("ascii")
+
+
+def _threat_paths(module, binary):
+    rc, out, _err = module.run_command([binary, "threat", "list", "--output", "json"])
+    if rc != 0:
+        return []
+    try:
+        threats = json.loads(out)
+    except ValueError:
+        return []
+    if isinstance(threats, dict):
+        threats = threats.get("threats") or []
+    return [str(t.get("path")) for t in threats if isinstance(t, dict)]
+
+
+def step_av_detection(module, step, record, timeout):
+    """Write the EICAR test file, poll mdatp threat list until it names that file (bounded), always delete it."""
+    binary = module.get_bin_path("mdatp")
+    if not binary:
+        record["detail"] = "mdatp: command not found"
+        return False
+    limit, interval = int(step.get("timeout", 60)), float(step.get("interval", 2))
+    fd, path = tempfile.mkstemp(prefix="defender.endpoint-eicar-", suffix=".com", dir=DETECTION_DIR)
+    record.update(path=path, detected=False, timeout=limit)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(eicar())
+        os.chmod(path, 0o644)
+        deadline = time.time() + limit
+        while True:
+            if path in _threat_paths(module, binary):
+                record["detected"] = True
+                break
+            if time.time() >= deadline:
+                record["detail"] = "mdatp threat list did not name %s within %s s" % (path, limit)
+                break
+            time.sleep(interval)
+    finally:
+        if os.path.exists(path):        # real-time protection may have quarantined it already
+            os.remove(path)
+    return True
+
+
+def step_run_edr_script(module, step, record, timeout):
+    """Run Microsoft's mde_linux_edr_diy script (staged by the controller) with a bounded time."""
+    limit = int(step.get("timeout", 300))
+    ok = _run(module, record, ["bash", step["path"]], limit)
+    return ok
 
 
 STEPS = {name[len("step_"):]: func for name, func in globals().items() if name.startswith("step_")}
