@@ -85,8 +85,237 @@ steps:
   sample: [{"name": "install_msi", "status": "ok", "rc": 0, "attempts": 1, "reboot_required": false}]
 facts:
   description:
-    - The host's facts; see the C(host_facts) return of M(defender.endpoint.mde_info) for the keys.
+    - The host's facts, read in one remote execution; the same keys after O(operation=apply), read back.
+    - This is the written contract of the Windows facts; the simulated lab and the tests hold to it key for key.
   returned: success
   type: dict
   sample: {"platform": "windows", "os": {"version": "10.0.17763", "build": 17763}}
+  contains:
+    platform:
+      description: Always C(windows).
+      returned: always
+      type: str
+    os:
+      description: The operating system, from C(Win32_OperatingSystem) and the C(CurrentVersion) registry key.
+      returned: always
+      type: dict
+      contains:
+        name:
+          description: The caption, for example C(Microsoft Windows Server 2019 Standard).
+          type: str
+        version:
+          description: The version, for example C(10.0.17763).
+          type: str
+        build:
+          description: The build number.
+          type: int
+        ubr:
+          description: The update build revision; C(null) when the registry has none.
+          type: int
+        product_type:
+          description: 1 for a workstation, 2 for a domain controller, 3 for a server.
+          type: int
+        service_pack:
+          description: The major service pack version, 0 when none.
+          type: int
+        edition:
+          description: The C(EditionID), for example C(ServerStandard); C(null) when absent.
+          type: str
+        installation_type:
+          description: The C(InstallationType) (C(Client), C(Server), C(Server Core)); C(null) when absent.
+          type: str
+        architecture:
+          description: The OS architecture, for example C(64-bit).
+          type: str
+    hotfixes:
+      description: The installed updates (C(Win32_QuickFixEngineering)), upper case, for example C(KB3080149).
+      returned: always
+      type: list
+      elements: str
+    dotnet_release:
+      description: The .NET Framework 4 C(Release) value; C(null) when .NET 4 is absent.
+      returned: always
+      type: int
+    ucrt_version:
+      description: The file version of C(ucrtbase.dll); C(null) when the file is absent.
+      returned: always
+      type: str
+    tdh_version:
+      description: The file version of C(Tdh.dll); C(null) when the file is absent.
+      returned: always
+      type: str
+    services:
+      description: The services that matter, by name.
+      returned: always
+      type: dict
+      contains:
+        Sense: &service
+          description: The service's state and start type; C(null) when the service does not exist.
+          type: dict
+          contains:
+            state:
+              description: Lower case C(Win32_Service) state, for example C(running), C(stopped).
+              type: str
+            start_type:
+              description: Lower case start mode, for example C(auto), C(manual), C(disabled).
+              type: str
+        WinDefend: *service
+        WdNisSvc: *service
+        HealthService: *service
+    defender:
+      description: Defender Antivirus, from the feature, the policy and C(Get-MpComputerStatus).
+      returned: always
+      type: dict
+      contains:
+        feature_installed:
+          description: The C(Windows-Defender) feature is installed; C(null) where there is no C(Get-WindowsFeature).
+          type: bool
+        disable_antispyware_policy:
+          description: The C(DisableAntiSpyware) policy value is 1.
+          type: bool
+        am_running_mode:
+          description: C(AMRunningMode), for example C(Normal), C(Passive Mode), C(Not running).
+          returned: when Get-MpComputerStatus answers
+          type: str
+        am_product_version:
+          description: C(AMProductVersion), the anti-malware platform version.
+          returned: when Get-MpComputerStatus answers
+          type: str
+        am_service_enabled:
+          description: C(AMServiceEnabled).
+          returned: when Get-MpComputerStatus answers
+          type: bool
+        antivirus_enabled:
+          description: C(AntivirusEnabled).
+          returned: when Get-MpComputerStatus answers
+          type: bool
+        real_time_protection_enabled:
+          description: C(RealTimeProtectionEnabled).
+          returned: when Get-MpComputerStatus answers
+          type: bool
+        is_tamper_protected:
+          description: C(IsTamperProtected).
+          returned: when Get-MpComputerStatus answers
+          type: bool
+    mde:
+      description: Defender for Endpoint's registry values and sensor process.
+      returned: always
+      type: dict
+      contains:
+        onboarding_info_org_id:
+          description:
+            - The org id inside the C(OnboardingInfo) policy value (never the value itself), C(unreadable)
+              when it does not parse; C(null) when the value is absent.
+          type: str
+        offboarding_value_present:
+          description: The offboarding policy value is present.
+          type: bool
+        force_passive_mode:
+          description: The C(ForceDefenderPassiveMode) policy value; C(null) when absent.
+          type: int
+        onboarding_state:
+          description: The C(Status\OnboardingState) value (1 onboarded); C(null) when absent.
+          type: int
+        status_org_id:
+          description: The C(Status\OrgId) value; C(null) when absent.
+          type: str
+        sense_start:
+          description: The C(Start) value of the Sense service (2 automatic, 3 manual); C(null) when absent.
+          type: int
+        telemetry_proxy_server:
+          description: The C(TelemetryProxyServer) policy value; C(null) when absent.
+          type: str
+        mssense_process_running:
+          description: A C(MsSenseS) process runs (the down-level sensor).
+          type: bool
+    products:
+      description: Installed products of interest (MDE, MMA, SCEP and the like) from the uninstall keys.
+      returned: always
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: The C(DisplayName).
+          type: str
+        version:
+          description: The C(DisplayVersion); C(null) when absent.
+          type: str
+        product_code:
+          description: The uninstall key's name, the MSI product code for MSI products.
+          type: str
+    mma:
+      description: The Microsoft Monitoring Agent.
+      returned: always
+      type: dict
+      contains:
+        installed:
+          description: C(MonitoringHost.exe) exists.
+          type: bool
+        proxy_supported:
+          description: The agent's COM object has C(SetProxyInfo); C(null) when the agent is not installed.
+          type: bool
+        workspaces:
+          description: The agent's cloud workspaces.
+          type: list
+          elements: dict
+          contains:
+            workspace_id:
+              description: The workspace id.
+              type: str
+            connection_status:
+              description: The connection status the agent reports.
+              type: str
+        com_error:
+          description: The error of the agent's COM object.
+          returned: when the agent is installed and its COM object fails
+          type: str
+    third_party_av:
+      description: The names of O(av_services) that exist as services on the host.
+      returned: always
+      type: list
+      elements: str
+    pending_reboot:
+      description: A restart is pending (servicing, Windows Update or pending file renames).
+      returned: always
+      type: bool
+    free_disk_mb:
+      description: Free space on the system drive, in MiB.
+      returned: always
+      type: int
+    staging_dir:
+      description: The temporary folder where the controller stages files.
+      returned: always
+      type: str
+    hardening:
+      description: The settings of R-24 (SCEP cloud protection), R-41 (CA certificates) and R-42 (network protection).
+      returned: always
+      type: dict
+      contains:
+        ca_thumbprints:
+          description: Thumbprints, upper case, of the certificates in the LocalMachine CA store.
+          type: list
+          elements: str
+        scep_spynet_reporting:
+          description: The SCEP C(SpyNetReporting) policy value; C(null) when absent.
+          type: int
+        mp_preference:
+          description: The network protection settings of C(Get-MpPreference); C(null) without that command.
+          type: dict
+          contains:
+            enable_network_protection:
+              description: C(EnableNetworkProtection) (0 off, 1 on, 2 audit).
+              type: int
+            allow_network_protection_on_win_server:
+              description: C(AllowNetworkProtectionOnWinServer).
+              type: bool
+            allow_network_protection_down_level:
+              description: C(AllowNetworkProtectionDownLevel).
+              type: bool
+            allow_datagram_processing_on_win_server:
+              description: C(AllowDatagramProcessingOnWinServer).
+              type: bool
+    powershell_version:
+      description: C($PSVersionTable.PSVersion).
+      returned: always
+      type: str
 """

@@ -149,10 +149,12 @@ ready:
   sample: true
 host_facts:
   description:
-    - The raw facts of the probe, as the executor returned them (OS, hotfixes, .NET release, UCRT and
-      Tdh.dll versions, services, Defender state, MDE registry values, installed products, MMA
-      workspaces, pending reboot, free disk; on Linux the distribution, mdatp and its health, the
+    - The raw facts of the probe, as the host's executor returned them (on Windows the OS, hotfixes, .NET
+      release, UCRT and Tdh.dll versions, services, Defender state, MDE registry values, installed products,
+      MMA workspaces, pending reboot, free disk; on Linux the distribution, mdatp and its health, the
       onboarding files, the managed configuration and fanotify holders).
+    - Their keys, types and meaning are documented once, in the C(facts) return of the executors; see
+      ansible-doc defender.endpoint.mde_host / mde_host_linux.
     - No secret is ever part of it (the onboarding blob is reduced to its org id on the host).
   returned: always
   type: dict

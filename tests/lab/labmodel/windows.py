@@ -6,6 +6,7 @@ MD4WS_NAME = "Microsoft Defender for Endpoint"
 MMA_NAME = "Microsoft Monitoring Agent"
 MD4WS_PRODUCT_CODE = "{6C1C3A4F-8E0B-4F5A-9D2E-3B7A1C0D2E4F}"
 MMA_PRODUCT_CODE = "{88EE688B-31C6-4B90-90DF-FBB345223F94}"
+MD4WS_PLATFORM_VERSION = "4.18.24090.11"   # the anti-malware platform md4ws.msi brings (as windows_apply installs)
 
 
 def _service(state_name: str, start: str = "auto") -> dict:
@@ -56,7 +57,8 @@ def probe(state: dict, av_services: list[str], faults: list[str] = ()) -> dict:
                       "disable_antispyware_policy": defender["disable_antispyware_policy"]}
     if defender_present(state):
         facts_defender.update({
-            "am_running_mode": running_mode(state), "am_product_version": defender["platform_version"],
+            "am_running_mode": running_mode(state),
+            "am_product_version": defender["platform_version"] or MD4WS_PLATFORM_VERSION,
             "am_service_enabled": defender["enabled"], "antivirus_enabled": defender["enabled"],
             "real_time_protection_enabled": defender["enabled"] and running_mode(state) == "Normal",
             "is_tamper_protected": tamper,
