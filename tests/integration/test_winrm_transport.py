@@ -6,6 +6,7 @@ with an inventory as a user writes it (no ansible_shell_type). Issue 9, part 3."
 
 from __future__ import annotations
 
+import base64
 import json
 import pathlib
 import subprocess
@@ -132,6 +133,8 @@ def test_mde_info_through_winrm(winrm_hosts, venv, request):
 
 def test_onboard_2016_with_installer_and_group_policy_script(winrm_hosts, packages, venv, request):
     double = winrm_hosts({"srv2016": {"profile": "windows_server_2016"}})
+    script = pathlib.Path(packages["win_onboard_cmd"]).read_text()
+    assert "Set /P errorMsg=<" in script            # shaped like Microsoft's Group Policy script
     args = {"mde_test_args": {"onboarding_package": packages["win_onboard_cmd"], "installer": packages["md4ws_msi"]}}
     proc, results, seconds = double.run(ONBOARD, "first", "-vvv", hostvars={"srv2016": args})
     first = results["srv2016"]
@@ -180,3 +183,18 @@ def test_wrong_password_is_refused(winrm_hosts, venv):
     assert "the specified credentials were rejected by the server" in proc.stdout, proc.stdout[-2000:]
     assert double.lab.executions("srv2016") == []
     assert any(c.get("action") == "auth" for c in double.commands())
+
+
+@pytest.mark.parametrize("command, args", [
+    ("powershell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand {b64}", []),   # 2.21 cmd
+    ("PowerShell", ["-NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand {b64}"]),  # 2.19
+    ("cmd", ["/c powershell -NoProfile -EncodedCommand {b64}"]),
+])
+def test_the_double_reads_each_command_line_shape(command, args):
+    sys.path.insert(0, str(SERVER.parent))
+    import server  # pylint: disable=import-outside-toplevel
+
+    b64 = base64.b64encode("param([string]$InputFile)\n$inputData = $input".encode("utf-16-le")).decode()
+    script = server.encoded_script(command.format(b64=b64), [a.format(b64=b64) for a in args])
+    assert script.startswith("param([string]$InputFile)")
+    assert server.encoded_script("dir", ["C:\\"]) is None

@@ -49,8 +49,9 @@ def shape(text: str) -> list[str]:
 
 
 def encoded_script(command: str, args: list[str]) -> str | None:
-    """The PowerShell script of a ``powershell ... -EncodedCommand <utf-16-le base64>`` line, in either form ansible-core
-    sends it: one command string (2.21, cmd shell) or a command and its arguments (2.19, put_file on 2.21)."""
+    """The PowerShell script of a ``powershell ... -EncodedCommand <utf-16-le base64>`` line, in either form
+    ansible-core sends it: one command string (2.21, cmd shell) or a command and its arguments (2.19, put_file on
+    2.21); a ``cmd /c powershell ...`` wrapper is read the same way."""
     words = " ".join([command, *args]).split()
     for index, word in enumerate(words[:-1]):
         if word.lower() in ("-encodedcommand", "-enc", "-e"):
