@@ -10,7 +10,7 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _inputs, _steps
 from ansible_collections.defender.endpoint.plugins.plugin_utils._certificates import CertificateError, read_certificate
 from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
 from ansible_collections.defender.endpoint.plugins.plugin_utils._onboard_paths import LinuxPath, WindowsPath, common_state
@@ -40,10 +40,30 @@ ARGUMENT_SPEC = {
     "mdatp_repository": {"type": "bool", "default": True},
     "mdatp_channel": {"type": "str", "choices": ["prod", "insiders-fast", "insiders-slow"], "default": "prod"},
     "mdatp_repository_url": {"type": "str", "default": "https://packages.microsoft.com"},
+    "allow_insecure_repository": {"type": "bool", "default": False},
     "mdatp_version": {"type": "str"},
     "proxy": {"type": "str"},
     "health_timeout": {"type": "int", "default": 300},
 }
+
+
+def _check_inputs(args: dict) -> None:
+    """Identifiers, URLs and versions, and options that contradict each other: one sentence, nothing touched."""
+    try:
+        args["workspace_id"] = _inputs.guid("workspace_id", args["workspace_id"])
+        args["remove_mma_workspace"] = _inputs.guid("remove_mma_workspace", args["remove_mma_workspace"])
+        args["mdatp_repository_url"] = _inputs.repository_url("mdatp_repository_url", args["mdatp_repository_url"],
+                                                              args["allow_insecure_repository"])
+        args["mdatp_version"] = _inputs.package_version("mdatp_version", args["mdatp_version"])
+        args["proxy"] = _inputs.proxy_url("proxy", args["proxy"])
+    except _inputs.InputError as exc:
+        raise AnsibleActionFail(str(exc)) from None
+    if args["state"] == "present" and args["uninstall"]:
+        raise AnsibleActionFail("uninstall applies to state=absent (offboard, then uninstall); with state=present "
+                                "it would do nothing: remove it or set state: absent.")
+    if args["step_timeout"] < 30 or args["health_timeout"] < 0:
+        raise AnsibleActionFail("step_timeout must be at least 30 seconds (an MSI install takes minutes) and "
+                                "health_timeout cannot be negative.")
 
 
 def _installer(args: dict) -> dict | None:
@@ -52,13 +72,20 @@ def _installer(args: dict) -> dict | None:
         return None
     if args["installer_remote"]:
         return {"remote_path": path}
+    if os.path.isdir(path):
+        raise AnsibleActionFail(f"installer {path} is a directory; give the installer file itself (md4ws.msi, or "
+                                "MMASetup-AMD64.exe for downlevel hosts).")
     if not os.path.isfile(path):
         raise AnsibleActionFail(f"installer {path} does not exist on the controller (set installer_remote: true "
                                 "if the path is on the host).")
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise AnsibleActionFail(f"installer {path} cannot be read on the controller ({exc.strerror}); check its "
+                                "permissions for the user that runs Ansible.") from None
     return {"local_path": path, "sha256": digest.hexdigest(), "name": os.path.basename(path)}
 
 
@@ -89,9 +116,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        if args["step_timeout"] < 30 or args["health_timeout"] < 0:
-            raise AnsibleActionFail("step_timeout must be at least 30 seconds (an MSI install takes minutes) and "
-                                    "health_timeout cannot be negative.")
+        _check_inputs(args)
         present = args["state"] == "present"
         windows = _executor.is_windows(self)
         # Packages are parsed before the host is touched: an expired or wrong package costs no round trip.

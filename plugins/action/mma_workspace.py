@@ -7,7 +7,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view, _inputs, _steps
 from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import MMA_RETIRED
 from ansible_collections.defender.endpoint.plugins.plugin_utils._settings_plan import plan_workspace
 from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
@@ -33,6 +33,12 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            args["workspace_id"] = _inputs.guid("workspace_id", args["workspace_id"])
+            proxy_url = args["proxy_url"]   # host:port, as SetProxyInfo takes it; a scheme is tolerated
+            _inputs.proxy_url("proxy_url", proxy_url if not proxy_url or "://" in proxy_url else f"http://{proxy_url}")
+        except _inputs.InputError as exc:
+            raise AnsibleActionFail(str(exc)) from None
         if not _executor.is_windows(self):
             raise AnsibleActionFail("mma_workspace manages the Windows Microsoft Monitoring Agent; this host is not Windows.")
         proxy = {"url": args["proxy_url"], "username": args["proxy_username"]} if args["proxy_url"] else None

@@ -185,10 +185,21 @@ options:
     description:
       - Linux hosts, base URL of Microsoft's package repository, or of a mirror with the same layout
         (C(config/<distro>/<version>/<channel>.list|.repo) and C(keys/microsoft.asc)).
+      - Must be C(https) - the repository's signing key is fetched from the same place - unless
+        O(allow_insecure_repository=true).
     type: str
     default: https://packages.microsoft.com
+  allow_insecure_repository:
+    description:
+      - Linux hosts, accept a plain C(http) O(mdatp_repository_url) (a mirror on a network you trust). The
+        packages are still checked against the repository's signature by the package manager, but the
+        signing key itself then travels unprotected.
+    type: bool
+    default: false
   mdatp_version:
-    description: Linux hosts, the C(mdatp) version to install (installed again when it differs).
+    description:
+      - Linux hosts, the C(mdatp) version to install (installed again when it differs), as the package
+        manager prints it (for example C(101.25012.0000)); anything else is refused before the host is touched.
     type: str
   proxy:
     description:

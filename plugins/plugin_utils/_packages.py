@@ -39,7 +39,9 @@ _FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
 _VALID_UNTIL = re.compile(r"valid_until_(\d{4}-\d{2}-\d{2})", re.IGNORECASE)
 _ONE_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _MAX_DEPTH = 8
-_MAX_SIZE = 16 * 1024 * 1024
+# Real packages are under 20 KiB; anything over 1 MiB (a file, or a zip member once uncompressed) is refused
+# before it is read, so a crafted archive cannot make the controller inflate or search gigabytes.
+_MAX_SIZE = 1024 * 1024
 # The local script's real prompts.  ``Set /P errorMsg=<%TMP%\senseTmp.txt`` (in every Windows script) reads the
 # first line of a file: the ``=<`` makes it an input redirection, not a prompt.  ``timeout 5`` is a delay.
 _CONSENT_PROMPT = re.compile(r"^[ \t@]*set\s+/p\s+\"?[^=\s\"]+\s*=(?!\s*<)", re.IGNORECASE | re.MULTILINE)
@@ -47,6 +49,7 @@ _CONSENT_LOOP = re.compile(r"^[ \t]*goto\s+:?user_consent\b", re.IGNORECASE | re
 _PAUSE = re.compile(r"^[ \t@]*pause[ \t]*(?:>\s*nul\b[^\r\n]*)?\r?$", re.IGNORECASE | re.MULTILINE)
 _MACOS = re.compile(r"<key>OnboardingInfo</key>|com\.microsoft\.wdav|/Library/Application Support/Microsoft",
                     re.IGNORECASE)
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TEMPLATE_SUFFIXES = (".admx", ".adml")
 _BLOB_SUFFIXES = (".onboarding", ".offboarding")
 
@@ -97,26 +100,33 @@ def filetime_to_datetime(ticks: int) -> datetime.datetime:
 
 
 def _find_blob(text: str) -> tuple[dict, dict] | None:
-    """Return (outer blob, parsed body) from text holding the signed blob at any escaping depth."""
+    """Return (outer blob, parsed body) from text holding the signed blob at any escaping depth.
+
+    Only the lines that mention ``body`` are searched, and each is unescaped one level at a time: the cost
+    stays linear in the file's size whatever it holds.
+    """
     decoder = json.JSONDecoder()
-    for _depth in range(_MAX_DEPTH):
-        for match in re.finditer(r'\{\s*"body"\s*:', text):
-            try:
-                outer, _end = decoder.raw_decode(text, match.start())
-            except ValueError:
-                continue
-            body = outer.get("body") if isinstance(outer, dict) else None
-            if isinstance(body, str):
+    for line in text.splitlines():
+        if "body" not in line:
+            continue
+        for _depth in range(_MAX_DEPTH):
+            for match in re.finditer(r'\{\s*"body"\s*:', line):
                 try:
-                    body = json.loads(body)
+                    outer, _end = decoder.raw_decode(line, match.start())
                 except ValueError:
                     continue
-            if isinstance(body, dict):
-                return outer, body
-        unescaped = _ONE_ESCAPE.sub(r"\1", text)
-        if unescaped == text:
-            break
-        text = unescaped
+                body = outer.get("body") if isinstance(outer, dict) else None
+                if isinstance(body, str):
+                    try:
+                        body = json.loads(body)
+                    except ValueError:
+                        continue
+                if isinstance(body, dict):
+                    return outer, body
+            unescaped = _ONE_ESCAPE.sub(r"\1", line)
+            if unescaped == line:
+                break
+            line = unescaped
     return None
 
 
@@ -143,17 +153,27 @@ def _pick_member(archive: zipfile.ZipFile, source: str) -> str:
 
 def _read(path: str) -> tuple[str, str, str | None, str, bytes]:
     """Return (text, container, member, platform, raw bytes) of a package file or zip."""
+    if os.path.isdir(path):
+        raise PackageError(f"package {path} is a directory; give the package file itself (the .zip, .cmd, .py or "
+                           ".json the Defender portal produced).")
     if not os.path.isfile(path):
         raise PackageError(f"package {path} does not exist on the controller.")
     if os.path.getsize(path) > _MAX_SIZE:
-        raise PackageError(f"package {path} is larger than 16 MiB; it is not a Defender for Endpoint package.")
-    with open(path, "rb") as handle:
-        raw = handle.read()
+        raise PackageError(f"package {path} is larger than 1 MiB; it is not a Defender for Endpoint package.")
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise PackageError(f"package {path} cannot be read on the controller ({exc.strerror}); check its "
+                           "permissions for the user that runs Ansible.") from None
     name = os.path.basename(path)
     if name.lower().endswith(".zip") or raw[:2] == b"PK":
         try:
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
                 member = _pick_member(archive, name)
+                if archive.getinfo(member).file_size > _MAX_SIZE:
+                    raise PackageError(f"package {path} holds a {member} larger than 1 MiB once uncompressed; it is "
+                                       "not a Defender for Endpoint package.")
                 data = archive.read(member)
         except (zipfile.BadZipFile, EOFError) as exc:
             raise PackageError(f"package {path} is not a readable zip archive ({exc}); download it again.") from exc
@@ -225,8 +245,9 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
                            "Endpoint package or it was edited; download it again.")
     outer, body = found
     org_id = body.get("orgId")
-    if not isinstance(org_id, str) or not org_id:
-        raise PackageError(f"{shown} has a blob without an orgId; download the package again.")
+    if not isinstance(org_id, str) or not _GUID.match(org_id):
+        raise PackageError(f"{shown} has a blob without a valid orgId (a GUID); it was edited or damaged: download "
+                           "the package again.")
     bare_blob = name.lower().endswith(_BLOB_SUFFIXES) or text.lstrip().startswith('{"body"')
     if bare_blob:
         platform = "windows"

@@ -1,0 +1,69 @@
+# Copyright: contributors to defender.endpoint
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Check identifiers, URLs and versions where they enter, before any host is touched.
+
+Internal use only: the interface may change without notice.
+
+Each check raises :class:`InputError` with one sentence naming the option, the value's fault and what is
+expected; the value itself is shown only when it cannot be a secret.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Package versions as apt, dnf and zypper print them: 101.25012.0000, 101.24082.0004-1, 1:2.3~rc1.
+_VERSION = re.compile(r"^(?:\d+:)?\d+(?:\.[0-9A-Za-z]+)*(?:[-~+][0-9A-Za-z.~+]+)?$")
+
+
+class InputError(ValueError):
+    """A bad option value: one sentence, raised before any remote execution."""
+
+
+def guid(option: str, value: str | None) -> str | None:
+    """A GUID (workspace id, org id), lower-cased; None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _GUID.match(value.strip()):
+        raise InputError(f"{option} must be a GUID like 01234567-89ab-cdef-0123-456789abcdef, got {value!r}.")
+    return value.strip().lower()
+
+
+def repository_url(option: str, value: str, allow_insecure: bool = False) -> str:
+    """An https base URL (http only when allowed on purpose: the signing key is fetched from it too)."""
+    parsed = urllib.parse.urlsplit(value or "")
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise InputError(f"{option} must be a URL like https://packages.microsoft.com, got {value!r}.")
+    if parsed.scheme == "http" and not allow_insecure:
+        raise InputError(f"{option} is plain http, and the repository's signing key would come over it too; "
+                         "use https, or set allow_insecure_repository: true for a mirror you trust on your network.")
+    if parsed.query or parsed.fragment:
+        raise InputError(f"{option} must be a base URL without a query or fragment, got {value!r}.")
+    return value.rstrip("/")
+
+
+def package_version(option: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _VERSION.match(value.strip()):
+        raise InputError(f"{option} must be a package version like 101.25012.0000, got {value!r}.")
+    return value.strip()
+
+
+def proxy_url(option: str, value: str | None) -> str | None:
+    """An http(s) proxy URL with a host and a port; the empty string (remove the proxy) and None pass.
+
+    The value may hold credentials, so it is never repeated in the message.
+    """
+    if value is None or value == "":
+        return value
+    try:
+        parsed = urllib.parse.urlsplit(value)
+        port = parsed.port
+    except ValueError:
+        parsed, port = None, None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname or port is None:
+        raise InputError(f"{option} must be a proxy URL like http://proxy.example:3128 (scheme, host and port).")
+    return value
