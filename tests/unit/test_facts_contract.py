@@ -212,3 +212,20 @@ def test_check_reports_each_kind_of_difference():
         "free_disk_mb: str '20000', the contract says int",
         "extra: not in the contract",
     ]
+
+
+# ---- mde_info's host_facts, through ansible-playbook and the lab inventory (every lab host) ----
+
+def test_mde_info_host_facts_of_every_lab_host_match_the_contract(tmp_path):
+    import json
+    from conftest import LAB, ROOT, Lab
+    out = tmp_path / "out"
+    out.mkdir()
+    Lab(tmp_path / "state").playbook(ROOT / "tests" / "integration" / "playbooks" / "info.yml",
+                                     inventory=LAB / "inventory.yml", MDE_TEST_OUT=str(out))
+    results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert len(results) >= 10, sorted(results)
+    problems = {host: facts_contract.check(r["host_facts"]["platform"], r["host_facts"])
+                for host, r in results.items()}
+    assert {host: p for host, p in problems.items() if p} == {}
+    assert {r["host_facts"]["platform"] for r in results.values()} == {"linux", "windows"}
