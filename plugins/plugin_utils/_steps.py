@@ -91,6 +91,11 @@ def _describe_linux(step: dict) -> str:
         return f"write {step['path']} (mode {step.get('mode', '0600')}, content not shown)"
     if name == "remove_file":
         return f"remove {step['path']}"
+    if name == "av_detection":
+        return (f"write the EICAR test file under /tmp, wait up to {step.get('timeout', 60)} s for mdatp threat list "
+                "to report it, delete it (R-52)")
+    if name == "run_edr_script":
+        return f"run Microsoft's EDR test script {step.get('file_name') or step.get('path')} (R-52)"
     if name == "wait_health":
         goal = ("licence gone" if step["until"] == "unlicensed"
                 else f"licensed to org {step.get('org_id')} and healthy")

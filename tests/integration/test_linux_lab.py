@@ -3,9 +3,13 @@ SPEC R-14, R-30, R-51, R-60; REFERENCE section 6)."""
 
 from __future__ import annotations
 
-import pytest
+import json
+import re
 
-from conftest import Lab
+import pytest
+import yaml
+
+from conftest import ROOT, Lab
 from windows_lab import ONBOARD, PASSIVE, inventory, onboard_args, secrets
 
 import package_factory
@@ -178,3 +182,84 @@ def test_one_task_onboards_windows_and_linux_side_by_side(packages, tmp_path):
     text = proc.stdout + proc.stderr + str(results)
     for secret in secrets() + [package_factory.fake_signature(ORG + "linux")]:
         assert secret not in text
+
+
+_DETECTION_PLAYBOOK = """---
+- name: Run mde_detection_test with each host's mde_test_args and save the result
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Detection test
+      defender.endpoint.mde_detection_test:
+        timeout: "{{ mde_test_args.timeout | default(omit) }}"
+        edr_script: "{{ mde_test_args.edr_script | default(omit) }}"
+      register: mde_result
+      ignore_errors: true
+    - name: Save the result for the test
+      ansible.builtin.copy:
+        dest: "{{ lookup('ansible.builtin.env', 'MDE_TEST_OUT') }}/{{ inventory_hostname }}.json"
+        content: "{{ mde_result | to_json }}"
+        mode: "0644"
+      delegate_to: localhost
+      check_mode: false
+"""
+_ONBOARDED = {"mdatp": {"installed": True, "version": "101.1", "onboarded_org": ORG}, "repository": "prod"}
+
+
+def test_linux_detection_test_eicar_passive_and_edr_script(tmp_path):
+    """R-52 on Linux: the EICAR test in one apply, skipped in passive mode, refused when not onboarded, the EDR script
+    copied and run with the alert to look for."""
+    playbook = tmp_path / "detection.yml"
+    playbook.write_text(_DETECTION_PLAYBOOK)
+    script = tmp_path / "mde_linux_edr_diy.sh"
+    script.write_text("#!/bin/bash\necho enumerate\n")
+    lab = Lab(tmp_path / "state")
+    passive = {"mdatp": dict(_ONBOARDED["mdatp"], passive_mode=True), "repository": "prod"}
+    hosts = {"deb": {"profile": "debian_12", "state": _ONBOARDED, "vars": {"mde_test_args": {}}},
+             "edr": {"profile": "rhel_9", "state": _ONBOARDED, "vars": {"mde_test_args": {"edr_script": str(script)}}},
+             "passive": {"profile": "ubuntu_22_04", "state": passive, "vars": {"mde_test_args": {}}},
+             "fresh": {"profile": "ubuntu_22_04", "vars": {"mde_test_args": {}}}}
+    inv = inventory(tmp_path, hosts)
+    _proc, checked = lab.run(playbook, inv, tmp_path / "check", "--check")
+    assert [s["name"] for s in checked["edr"]["steps"]] == ["av_detection", "run_edr_script"]
+    assert all(lab.state(h).get("detection_tests", 0) == 0 for h in ("deb", "edr"))
+    before = {h: len(lab.executions(h)) for h in hosts}
+    _proc, results = lab.run(playbook, inv, tmp_path / "out")
+    counts = {h: len(lab.executions(h)) - before[h] for h in hosts}
+    deb, edr, skipped, fresh = (results[h] for h in ("deb", "edr", "passive", "fresh"))
+    assert deb["detected"] is True and deb["av_test"] == "detected" and deb["changed"] and counts["deb"] == 2
+    assert "expected_alert" not in deb and lab.state("deb")["detection_tests"] == 1
+    assert edr["expected_alert"] == {"title": "Enumeration of files with sensitive data", "severity": "Low"}
+    assert edr["detected"] is True and len(lab.state("edr")["edr_scripts"]) == 1
+    assert any(c.get("transfer") == lab.state("edr")["edr_scripts"][0] for c in lab.calls("edr"))
+    assert not skipped.get("failed") and skipped["av_test"] == "skipped" and skipped["detected"] is None
+    assert "passive mode is on" in skipped["msg"] and counts["passive"] == 1
+    assert fresh["failed"] and "not onboarded" in fresh["msg"] and counts["fresh"] == 1
+
+
+def test_verify_runs_the_detection_test_on_linux_and_windows(tmp_path):
+    lab = Lab(tmp_path / "state")
+    hosts = {"lin": {"profile": "debian_12", "state": _ONBOARDED},
+             "win": {"profile": "windows_server_2022", "state": {"onboarded_org": ORG}}}
+    proc = lab.playbook(ROOT / "playbooks" / "verify.yml", "-e", "mde_detection_test=true",
+                        inventory=inventory(tmp_path, hosts), MDE_REPORT_DIR=str(tmp_path / "report"))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert lab.state("lin")["detection_tests"] == 1 and lab.state("win")["detection_tests"] == 1
+
+
+def test_detection_test_examples_run_on_a_linux_lab_host(tmp_path):
+    """The EXAMPLES of mde_detection_test, in order, on one onboarded Linux host (the EDR script from tmp_path)."""
+    source = (ROOT / "plugins" / "modules" / "mde_detection_test.py").read_text()
+    examples = yaml.safe_load(re.search(r'EXAMPLES = r"""(.*?)"""', source, re.S).group(1))
+    script = tmp_path / "mde_linux_edr_diy.sh"
+    script.write_text("#!/bin/bash\necho enumerate\n")
+    for task in examples:
+        args = task.get("defender.endpoint.mde_detection_test")
+        if args and args.get("edr_script") == "files/mde_linux_edr_diy.sh":
+            args["edr_script"] = str(script)
+    playbook = tmp_path / "examples.yml"
+    playbook.write_text(json.dumps([{"name": "examples", "hosts": "all", "gather_facts": False, "tasks": examples}]))
+    lab = Lab(tmp_path / "state")
+    proc = lab.playbook(playbook, inventory=inventory(tmp_path, {"lin": {"profile": "debian_12", "state": _ONBOARDED}}))
+    assert proc.returncode == 0 and "failed=0" in proc.stdout, proc.stdout[-3000:]
+    assert lab.state("lin")["detection_tests"] == 3 and len(lab.state("lin")["edr_scripts"]) == 1

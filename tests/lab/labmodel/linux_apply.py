@@ -126,8 +126,30 @@ def wait_health(ctx: Context, step: dict) -> dict:
             or f"licensed to {health['org_id']}"}
 
 
+def av_detection(ctx: Context, step: dict) -> dict:
+    """The EICAR test file: mdatp reports it when licensed, real-time protection on and not passive (R-52)."""
+    state = ctx.state
+    if not state["mdatp"]["installed"]:
+        return {"ok": False, "detail": "mdatp: command not found"}
+    state["detection_tests"] = state.get("detection_tests", 0) + 1
+    health = linux.health(state)
+    detected = bool(health["licensed"] and health["real_time_protection_enabled"]
+                    and not health["passive_mode_enabled"])
+    record = {"ok": True, "rc": 0, "detected": detected, "path": "/tmp/defender.endpoint-eicar-lab.com",
+              "timeout": int(step.get("timeout", 60))}
+    if not detected:
+        record["detail"] = f"mdatp threat list did not name {record['path']} within {record['timeout']} s"
+    return record
+
+
+def run_edr_script(ctx: Context, step: dict) -> dict:
+    """Microsoft's mde_linux_edr_diy script, staged by the controller: the lab records that it ran."""
+    ctx.state["edr_scripts"] = ctx.state.get("edr_scripts", []) + [step["path"]]
+    return {"ok": True, "rc": 0}
+
+
 STEPS = {f.__name__: f for f in (setup_repository, install_package, remove_package, merge_managed_config,
-                                 write_secret_file, remove_file, wait_health)}
+                                 write_secret_file, remove_file, wait_health, av_detection, run_edr_script)}
 
 
 def apply(ctx: Context, steps: list[dict]) -> list[dict]:
