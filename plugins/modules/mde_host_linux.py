@@ -583,9 +583,9 @@ def step_av_detection(module, step, record, timeout):
     fd, path = tempfile.mkstemp(prefix="defender.endpoint-eicar-", suffix=".com", dir=DETECTION_DIR)
     record.update(path=path, detected=False, timeout=limit)
     try:
+        os.fchmod(fd, 0o644)            # on the open descriptor: real-time protection may take the file at close
         with os.fdopen(fd, "wb") as handle:
             handle.write(eicar())
-        os.chmod(path, 0o644)
         deadline = time.time() + limit
         while True:
             if path in _threat_paths(module, binary):
