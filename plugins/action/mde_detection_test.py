@@ -98,10 +98,10 @@ class ActionModule(ActionBase):
             if av.get("detected"):
                 messages.append("mdatp detected the EICAR test file (antivirus works)")
             else:
-                text = (f"mdatp did not report the EICAR test file within {args['timeout']} s: look at "
-                        "'mdatp health' and 'mdatp threat list' on the host")
-                messages.append(text)
-                result["warnings"].append(text)
+                result["failed"] = True
+                messages.append(f"mdatp did not report the EICAR test file within {args['timeout']} s although "
+                                "real-time protection is on: look at 'mdatp health' and 'mdatp threat list' on the "
+                                "host")
         if args.get("edr_script"):
             messages.append(f"EDR test script run: expect the alert '{LINUX_ALERT['title']}' "
                             f"({LINUX_ALERT['severity']}) for this device in the Defender portal within minutes")

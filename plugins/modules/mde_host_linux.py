@@ -466,8 +466,8 @@ def _setup_apt(module, record, published, key, listing, channel, timeout):
     rc, dearmored, err = module.run_command(["gpg", "--dearmor"], data=key, binary_data=True, encoding=None)
     if rc != 0:
         record["rc"] = rc
-        record["detail"] = "gpg --dearmor failed: %s" % (err.decode("utf-8", "replace") if isinstance(err, bytes)
-                                                          else err).strip()[-300:]
+        text = err.decode("utf-8", "replace") if isinstance(err, bytes) else err
+        record["detail"] = "gpg --dearmor failed: %s" % text.strip()[-300:]
         return False
     published.write(APT_KEYRING, dearmored, 0o644)
     if b"signed-by" not in listing:

@@ -237,6 +237,18 @@ def test_linux_detection_test_eicar_passive_and_edr_script(tmp_path):
     assert fresh["failed"] and "not onboarded" in fresh["msg"] and counts["fresh"] == 1
 
 
+def test_linux_detection_test_fails_when_mdatp_does_not_report_the_file(tmp_path):
+    playbook = tmp_path / "detection.yml"
+    playbook.write_text(_DETECTION_PLAYBOOK)
+    lab = Lab(tmp_path / "state")
+    hosts = {"deb": {"profile": "debian_12", "state": _ONBOARDED, "faults": ["threat_not_reported"],
+                     "vars": {"mde_test_args": {"timeout": 10}}}}
+    _proc, results = lab.run(playbook, inventory(tmp_path, hosts), tmp_path / "out")
+    result = results["deb"]
+    assert result["failed"] and result["detected"] is False and result["av_test"] == "not_detected"
+    assert "did not report the EICAR test file within 10 s although real-time protection is on" in result["msg"]
+
+
 def test_verify_runs_the_detection_test_on_linux_and_windows(tmp_path):
     lab = Lab(tmp_path / "state")
     hosts = {"lin": {"profile": "debian_12", "state": _ONBOARDED},

@@ -161,7 +161,7 @@ def test_onboard_2016_with_installer_and_group_policy_script(winrm_hosts, packag
 def test_unsigned_installer_fails_clearly_and_changes_nothing(winrm_hosts, packages, venv, request):
     double = winrm_hosts({"srv2016-unsigned": {"profile": "windows_server_2016", "faults": ["installer_unsigned"]}})
     args = {"srv2016-unsigned": {"mde_test_args": {"onboarding_package": packages["win_onboard_cmd"],
-                                                    "installer": packages["md4ws_msi"]}}}
+                                                   "installer": packages["md4ws_msi"]}}}
     double.run(ONBOARD, "probe", "--check", hostvars=args)
     fresh = double.lab.state("srv2016-unsigned")
     proc, results, seconds = double.run(ONBOARD, "unsigned", hostvars=args)

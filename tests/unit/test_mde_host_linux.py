@@ -290,7 +290,7 @@ def _threats(detect_after):
     def answer(args, kwargs):
         assert args == ["/usr/bin/mdatp", "threat", "list", "--output", "json"]
         seen["polls"] += 1
-        files = [p for p in os.listdir(host.DETECTION_DIR)]
+        files = list(os.listdir(host.DETECTION_DIR))
         if seen["polls"] < detect_after or not files:
             return 0, "[]", ""
         path = os.path.join(host.DETECTION_DIR, files[0])

@@ -134,7 +134,7 @@ def av_detection(ctx: Context, step: dict) -> dict:
     state["detection_tests"] = state.get("detection_tests", 0) + 1
     health = linux.health(state)
     detected = bool(health["licensed"] and health["real_time_protection_enabled"]
-                    and not health["passive_mode_enabled"])
+                    and not health["passive_mode_enabled"] and "threat_not_reported" not in ctx.faults)
     record = {"ok": True, "rc": 0, "detected": detected, "path": "/tmp/defender.endpoint-eicar-lab.com",
               "timeout": int(step.get("timeout", 60))}
     if not detected:
