@@ -169,7 +169,8 @@ class DebianHost:
                    ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_HOST_KEY_CHECKING="False",
                    ANSIBLE_SSH_CONTROL_PATH_DIR=str(self.work / "cp"), MDE_TEST_OUT=str(out),
                    PATH=f"{venv}:{os.environ.get('PATH', '')}")
-        cmd = self.nsenter([str(venv / "ansible-playbook"), "-i", str(self.inventory(args, tty)), str(playbook), *extra])
+        inventory = self.inventory(args, tty)
+        cmd = self.nsenter([str(venv / "ansible-playbook"), "-i", str(inventory), str(playbook), *extra])
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(PROJECT), timeout=timeout,
                               check=False)
         result = out / "debian12.json"
