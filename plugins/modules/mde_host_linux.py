@@ -286,12 +286,36 @@ def mdatp_health(module):
         return {"installed": False, "health": None, "health_rc": None}
     rc, out, err = module.run_command([binary, "health", "--output", "json"])
     health = None
-    if rc == 0:
-        try:
-            health = json.loads(out)
+    if rc == 0 and "{" in out:
+        try:   # an unlicensed mdatp may print an "ATTENTION: ..." line before the document
+            health = normalize_health(json.JSONDecoder().raw_decode(out[out.index("{"):])[0])
         except ValueError:
             health = None
     return {"installed": True, "health": health, "health_rc": rc, "health_stderr": err.strip()[:400] or None}
+
+
+def _snake(name):
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def normalize_health(document):
+    """``mdatp health --output json`` as the facts name it: snake_case keys (the names ``--field`` takes).
+
+    The product prints camelCase keys, settings as objects (``"passiveModeEnabled": {"value": true, ...}``) and
+    states as typed objects (``"definitionsStatus": {"$type": "upToDate"}``); each becomes its plain value.
+    """
+    if not isinstance(document, dict):
+        return None
+    health = {}
+    for key, value in document.items():
+        if key.startswith("$"):
+            continue
+        if isinstance(value, dict) and "value" in value:
+            value = value["value"]
+        elif isinstance(value, dict) and "$type" in value:
+            value = _snake(value["$type"])
+        health[_snake(key)] = value
+    return health
 
 
 def managed_config(path=None):
@@ -400,8 +424,12 @@ def _write(path, data, mode):
 
 
 def _run(module, record, args, timeout, env=None):
-    cmd = ["timeout", str(timeout)] + args
-    rc, out, err = module.run_command(cmd, environ_update=env or {})
+    # --foreground keeps the command in the session's foreground process group: under a terminal (ansible's
+    # default ssh -tt) a background apt-get or dpkg is stopped by SIGTTOU as soon as it touches the terminal.
+    # -k kills what still runs 10 s after the timeout; package managers are told no one will answer them.
+    cmd = ["timeout", "--foreground", "-k", "10", str(timeout)] + args
+    environ = dict({"DEBIAN_FRONTEND": "noninteractive"}, **(env or {}))
+    rc, out, err = module.run_command(cmd, environ_update=environ)
     record["rc"] = rc
     if rc == 124:
         record["timed_out"] = True

@@ -55,6 +55,8 @@ def root(tmp_path, monkeypatch):
     monkeypatch.setattr(host.time, "sleep", lambda seconds: None)
     return tmp_path
 
+TIMEOUT = ["timeout", "--foreground", "-k", "10"]   # the bounded, foreground wrapper of every command
+
 
 def tree(base):
     return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
@@ -130,7 +132,7 @@ def test_install_command_lines(manager, version, expected):
     module = FakeModule()
     assert host.step_install_package(module, {"package_manager": manager, "package": "mdatp", "version": version},
                                      {}, 30)
-    assert module.calls == [["timeout", "30"] + expected]
+    assert module.calls == [[*TIMEOUT, "30"] + expected]
 
 
 @pytest.mark.parametrize("manager,expected", [
@@ -141,7 +143,7 @@ def test_remove_command_lines(manager, expected):
     module = FakeModule()
     record = {}
     assert host.step_remove_package(module, {"package_manager": manager, "package": "mdatp"}, record, 40)
-    assert module.calls == [["timeout", "40"] + expected] and record["rc"] == 0
+    assert module.calls == [[*TIMEOUT, "40"] + expected] and record["rc"] == 0
 
 
 def test_a_timed_out_command_says_so():
@@ -177,9 +179,9 @@ def _repo_answers(fail_at):
     def answer(args, kwargs):
         if args[0] == "gpg":
             return (2, b"", b"gpg: no valid OpenPGP data found") if fail_at == "gpg" else (0, b"DEARMORED", b"")
-        if args[2] in ("apt-get", "dnf", "yum", "zypper") and fail_at == "refresh":
+        if args[len(TIMEOUT) + 1] in ("apt-get", "dnf", "yum", "zypper") and fail_at == "refresh":
             return 100, "", "E: The repository is not signed."
-        if args[2] == "rpm" and fail_at == "rpm":
+        if args[len(TIMEOUT) + 1] == "rpm" and fail_at == "rpm":
             return 1, "", "error: import failed"
         return 0, "", ""
     return answer
@@ -193,12 +195,12 @@ def test_setup_repository_success_publishes_a_usable_repository(root, manager, r
     module = FakeModule(_repo_answers(None))
     record = {}
     assert host.step_setup_repository(module, repo_step(manager), record, 60), record
-    assert module.calls[-1] == ["timeout", "60"] + refresh
+    assert module.calls[-1] == [*TIMEOUT, "60"] + refresh
     if manager == "apt-get":
         assert module.calls[0] == ["gpg", "--dearmor"]
         assert tree(root) == ["etc/apt/sources.list.d/microsoft-prod.list", "usr/share/keyrings/microsoft-prod.gpg"]
     else:
-        assert module.calls[0] == ["timeout", "60", "rpm", "--import", host.RPM_KEY]
+        assert module.calls[0] == [*TIMEOUT, "60", "rpm", "--import", host.RPM_KEY]
         folder = "etc/zypp/repos.d" if manager == "zypper" else "etc/yum.repos.d"
         assert tree(root) == sorted([f"{folder}/microsoft-prod.repo", "etc/pki/rpm-gpg/microsoft.asc"])
     assert len(host.repository_files()) == 1
@@ -331,4 +333,30 @@ def test_av_detection_without_mdatp_fails(root):
 def test_edr_script_runs_with_bash_under_a_bound():
     module = FakeModule()
     assert host.step_run_edr_script(module, {"path": "/var/tmp/x-mde_linux_edr_diy.sh", "timeout": 120}, {}, 900)
-    assert module.calls == [["timeout", "120", "bash", "/var/tmp/x-mde_linux_edr_diy.sh"]]
+    assert module.calls == [[*TIMEOUT, "120", "bash", "/var/tmp/x-mde_linux_edr_diy.sh"]]
+
+
+def test_health_in_the_product_shape_is_read_as_the_facts_name_it():
+    """mdatp prints camelCase keys, settings as {"value": ...} objects and states as {"$type": ...} objects."""
+    product = {
+        "$type": "getHealthAllResult", "appVersion": "101.23062.0010", "healthy": True, "licensed": True,
+        "healthIssues": [], "orgId": "00000000-1111-4222-8333-444444444444", "conflictingApplications": [],
+        "definitionsStatus": {"$type": "upToDate"}, "edrMachineId": "abc",
+        "passiveModeEnabled": {"displayValue": True, "isManaged": False, "value": True},
+        "realTimeProtectionEnabled": {"displayValue": True, "isManaged": True, "value": False},
+    }
+    health = host.normalize_health(product)
+    assert health == {"app_version": "101.23062.0010", "healthy": True, "licensed": True, "health_issues": [],
+                      "org_id": "00000000-1111-4222-8333-444444444444", "conflicting_applications": [],
+                      "definitions_status": "up_to_date", "edr_machine_id": "abc", "passive_mode_enabled": True,
+                      "real_time_protection_enabled": False}
+    assert host.normalize_health(health) == health            # already in the facts' names: unchanged
+
+
+def test_health_after_an_attention_line_is_still_read():
+    answer = "ATTENTION: No license found. Contact your administrator for help.\n" + json.dumps(
+        {"healthy": False, "licensed": False, "orgId": None, "healthIssues": ["missing license"]})
+    module = FakeModule(lambda args, kwargs: (0, answer, ""))
+    module.get_bin_path = lambda name: "/usr/bin/mdatp"
+    facts = host.mdatp_health(module)
+    assert facts["health"]["health_issues"] == ["missing license"] and facts["health"]["licensed"] is False
