@@ -190,3 +190,27 @@ def test_install_under_ansible_default_tty_does_not_hang(debian_host, packages):
     debian_host.set_daemon(definitions_delay=0)
     result, _runs, _py = _onboard(debian_host, packages, tty=True, step_timeout=30)
     _ok(result)
+
+
+def test_detection_test_eicar_and_edr_script(debian_host, tmp_path):
+    """R-52 on the real host: the EICAR file is reported by the mdatp double's threat list and deleted, the EDR
+    script is copied and run; in passive mode the antivirus test is skipped, not failed."""
+    detection = PLAYBOOKS / "detection.yml"
+    marker = "/var/tmp/defender-endpoint-edr-ran"
+    script = tmp_path / "mde_linux_edr_diy.sh"
+    script.write_text(f"#!/bin/bash\nset -e\ntouch {marker}\n")
+    result, runs, _py = _run(debian_host, detection, {"timeout": 20, "edr_script": str(script)})
+    assert not result.get("failed"), (result.get("msg"), result.get("steps"))
+    assert result["detected"] is True and result["av_test"] == "detected" and runs == 2
+    assert result["expected_alert"]["title"] == "Enumeration of files with sensitive data"
+    assert debian_host.file(marker).exists()
+    leftovers = [p.name for p in debian_host.file("/tmp").iterdir() if "eicar" in p.name.lower()]
+    assert not leftovers, leftovers                                    # the test file is always deleted
+    staged = [p.name for p in debian_host.file("/var/tmp").iterdir() if p.name.endswith("mde_linux_edr_diy.sh")]
+    assert not staged, staged
+
+    _run(debian_host, PASSIVE, {"enabled": True})
+    result, runs, _py = _run(debian_host, detection, {"timeout": 5})
+    assert not result.get("failed") and result["av_test"] == "skipped" and runs == 1, result
+    assert "passive mode is on" in result["msg"]
+    _run(debian_host, PASSIVE, {"enabled": False})
