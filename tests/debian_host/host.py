@@ -175,5 +175,3 @@ class DebianHost:
                               check=False)
         result = out / "debian12.json"
         return proc, (json.loads(result.read_text()) if result.exists() else None)
-
-

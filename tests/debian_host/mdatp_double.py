@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test double of Microsoft's mdatp command line, installed as /usr/bin/mdatp by the test package.

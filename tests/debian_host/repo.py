@@ -30,7 +30,8 @@ def build_deb(out: pathlib.Path, version: str = VERSION) -> pathlib.Path:
     try:
         (work / "DEBIAN").mkdir()
         (work / "usr/bin").mkdir(parents=True)
-        script = (HERE / "mdatp_double.py").read_text().replace("@VERSION@", version)
+        # The interpreter line is added here: the source is not an executable of the project.
+        script = "#!/usr/bin/python3\n" + (HERE / "mdatp_double.py").read_text().replace("@VERSION@", version)
         (work / "usr/bin/mdatp").write_text(script)
         os.chmod(work / "usr/bin/mdatp", 0o755)
         (work / "DEBIAN/control").write_text(

@@ -92,8 +92,12 @@ def extract(tarball: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
     return target
 
 
-def tree(root: pathlib.Path, skip=("proc", "dev", "sys", "run", "tmp", "root/.ansible", "var/log/counted",
-                                    "var/log/wtmp", "var/log/btmp", "var/log/lastlog", "var/lib/mdatp-double")):
+# What a login or the harness itself touches, left out of the file-tree comparison of check mode.
+_UNTRACKED = ("proc", "dev", "sys", "run", "tmp", "root/.ansible", "var/log/counted", "var/log/wtmp", "var/log/btmp",
+              "var/log/lastlog", "var/lib/mdatp-double")
+
+
+def tree(root: pathlib.Path, skip=_UNTRACKED):
     """{path: (size, mode)} of every file and folder under root, without the ones a login or the harness touch."""
     skipped = {str(root / s) for s in skip}
     found = {}

@@ -55,6 +55,7 @@ def root(tmp_path, monkeypatch):
     monkeypatch.setattr(host.time, "sleep", lambda seconds: None)
     return tmp_path
 
+
 TIMEOUT = ["timeout", "--foreground", "-k", "10"]   # the bounded, foreground wrapper of every command
 
 
