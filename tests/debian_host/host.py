@@ -154,7 +154,7 @@ class DebianHost:
             "ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": SSH_PORT,
             "ansible_user": "root", "ansible_ssh_private_key_file": str(self.work / "id_ed25519"),
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
-            # ansible's default (-tt) stops the executor's `timeout apt-get` with SIGTTOU: see README.md.
+            # ansible's default is -tt; only the tty test keeps it (README.md, 'The tty').
             "ansible_ssh_use_tty": tty, "ansible_python_interpreter": COUNTER, "mde_test_args": args}}}}))
         return path
 
