@@ -95,11 +95,22 @@ def fleet(rows: dict, all_hosts: list, dry_run: bool, playbook: str, generated: 
             "hosts": hosts}
 
 
+def _cell(value) -> str:
+    """A CSV cell a spreadsheet shows as text: one starting with = + - @ (or a tab or carriage return) would be
+    read as a formula, so it gets a leading apostrophe; numbers and booleans stay as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, int, float)):
+        return value
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def to_csv(report: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for name in sorted(report["hosts"]):
         entry = report["hosts"][name]
-        writer.writerow([name] + [("" if entry.get(c) is None else entry.get(c)) for c in COLUMNS[1:]])
+        writer.writerow([_cell(name)] + [_cell(entry.get(c)) for c in COLUMNS[1:]])
     return out.getvalue()

@@ -301,6 +301,10 @@ def fleet_vars(paths: dict[str, str]) -> dict:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print("usage: package_factory.py [DIR] [--fleet-vars FILE]: write a full set of fake packages into DIR "
+              "(default ./packages); with --fleet-vars, the fleet-wide settings pointing at them, as JSON, into FILE.")
+        sys.exit(0)
     target = sys.argv[1] if len(sys.argv) > 1 else "packages"
     written = write_set(os.path.abspath(target))
     if "--fleet-vars" in sys.argv:
