@@ -10,8 +10,9 @@ from ansible_collections.defender.endpoint.plugins.plugin_utils._report import t
 
 def test_cells_that_would_be_formulas_are_neutralised():
     report = {"hosts": {
-        "=cmd|' /C calc'!A0": {"generation": "modern", "os": "+SUM(1)", "status": "failed", "org_id": None,
-                              "av_running_mode": "-2+3", "changed": False, "reason": "@import", "next_action": "\tx"},
+        "=cmd|' /C calc'!A0": {
+            "generation": "modern", "os": "+SUM(1)", "status": "failed", "org_id": None, "av_running_mode": "-2+3",
+            "changed": False, "reason": "@import", "next_action": "\tx"},
         "srv2019": {"generation": "modern", "os": "Windows Server 2019", "status": "onboarded",
                     "org_id": "00000000-1111-4222-8333-444444444444", "av_running_mode": "normal", "changed": True,
                     "reason": "", "next_action": ""},
