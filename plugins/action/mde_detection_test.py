@@ -8,8 +8,6 @@ user gives a controller-side copy of Microsoft's mde_linux_edr_diy script, that 
 
 from __future__ import annotations
 
-import hashlib
-import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -28,15 +26,10 @@ _NOT_ONBOARDED = ("the host is not onboarded ({what}): the test alert would reac
 
 
 def _edr_step(path: str, timeout: int) -> dict:
-    if not os.path.isfile(path):
-        raise AnsibleActionFail(f"edr_script {path} does not exist on the controller; download Microsoft's "
-                                "mde_linux_edr_diy script (R-52) and give its path.")
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return {"name": "run_edr_script", "local_path": path, "file_name": os.path.basename(path),
-            "sha256": digest.hexdigest(), "timeout": timeout}
+    script = _flow.local_file(path, "edr_script", "give the script file itself (mde_linux_edr_diy.sh)",
+                              "; download Microsoft's mde_linux_edr_diy script (R-52) and give its path")
+    return {"name": "run_edr_script", "local_path": script["local_path"], "file_name": script["name"],
+            "sha256": script["sha256"], "timeout": timeout}
 
 
 class ActionModule(ActionBase):

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -72,21 +70,8 @@ def _installer(args: dict) -> dict | None:
         return None
     if args["installer_remote"]:
         return {"remote_path": path}
-    if os.path.isdir(path):
-        raise AnsibleActionFail(f"installer {path} is a directory; give the installer file itself (md4ws.msi, or "
-                                "MMASetup-AMD64.exe for downlevel hosts).")
-    if not os.path.isfile(path):
-        raise AnsibleActionFail(f"installer {path} does not exist on the controller (set installer_remote: true "
-                                "if the path is on the host).")
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        raise AnsibleActionFail(f"installer {path} cannot be read on the controller ({exc.strerror}); check its "
-                                "permissions for the user that runs Ansible.") from None
-    return {"local_path": path, "sha256": digest.hexdigest(), "name": os.path.basename(path)}
+    return _flow.local_file(path, "installer", "give the installer file itself (md4ws.msi, or MMASetup-AMD64.exe "
+                            "for downlevel hosts)", " (set installer_remote: true if the path is on the host)")
 
 
 def _package(args: dict, kind: str, platform: str):

@@ -11,8 +11,12 @@ host's temporary folder reported by the probe; the executor deletes them when th
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ntpath
+import os
 import posixpath
+
+from ansible.errors import AnsibleActionFail
 
 from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _steps
 
@@ -23,6 +27,27 @@ class Applied:
     records: list
     failed: dict | None
     reboot_required: bool
+
+
+def local_file(path: str, option: str, directory_hint: str, missing_hint: str) -> dict:
+    """A controller-side file a step will copy to the host: its path, sha256 and name, or one sentence why not.
+
+    ``directory_hint`` says what to give instead of a directory; ``missing_hint`` ends the "does not exist"
+    sentence (with its own leading punctuation).
+    """
+    if os.path.isdir(path):
+        raise AnsibleActionFail(f"{option} {path} is a directory; {directory_hint}.")
+    if not os.path.isfile(path):
+        raise AnsibleActionFail(f"{option} {path} does not exist on the controller{missing_hint}.")
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise AnsibleActionFail(f"{option} {path} cannot be read on the controller ({exc.strerror}); check its "
+                                "permissions for the user that runs Ansible.") from None
+    return {"local_path": path, "sha256": digest.hexdigest(), "name": os.path.basename(path)}
 
 
 def public_steps(steps: list[dict], status: str) -> list[dict]:

@@ -22,11 +22,15 @@ class InputError(ValueError):
     """A bad option value: one sentence, raised before any remote execution."""
 
 
+def is_guid(value) -> bool:
+    return isinstance(value, str) and bool(_GUID.match(value))
+
+
 def guid(option: str, value: str | None) -> str | None:
     """A GUID (workspace id, org id), lower-cased; None stays None."""
     if value is None:
         return None
-    if not isinstance(value, str) or not _GUID.match(value.strip()):
+    if not isinstance(value, str) or not is_guid(value.strip()):
         raise InputError(f"{option} must be a GUID like 01234567-89ab-cdef-0123-456789abcdef, got {value!r}.")
     return value.strip().lower()
 

@@ -35,6 +35,8 @@ import os
 import re
 import zipfile
 
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _inputs
+
 _FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
 _VALID_UNTIL = re.compile(r"valid_until_(\d{4}-\d{2}-\d{2})", re.IGNORECASE)
 _ONE_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -49,7 +51,6 @@ _CONSENT_LOOP = re.compile(r"^[ \t]*goto\s+:?user_consent\b", re.IGNORECASE | re
 _PAUSE = re.compile(r"^[ \t@]*pause[ \t]*(?:>\s*nul\b[^\r\n]*)?\r?$", re.IGNORECASE | re.MULTILINE)
 _MACOS = re.compile(r"<key>OnboardingInfo</key>|com\.microsoft\.wdav|/Library/Application Support/Microsoft",
                     re.IGNORECASE)
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TEMPLATE_SUFFIXES = (".admx", ".adml")
 _BLOB_SUFFIXES = (".onboarding", ".offboarding")
 
@@ -245,7 +246,7 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
                            "Endpoint package or it was edited; download it again.")
     outer, body = found
     org_id = body.get("orgId")
-    if not isinstance(org_id, str) or not _GUID.match(org_id):
+    if not _inputs.is_guid(org_id):
         raise PackageError(f"{shown} has a blob without a valid orgId (a GUID); it was edited or damaged: download "
                            "the package again.")
     bare_blob = name.lower().endswith(_BLOB_SUFFIXES) or text.lstrip().startswith('{"body"')
