@@ -114,8 +114,10 @@ def plan_onboard(facts: dict, want: LinuxWant) -> list[dict]:
         steps.append({"name": "remove_file", "path": OFFBOARD_JSON})
     if not onboarded and file_org != want.package.org_id:
         steps.append({"name": "write_secret_file", "path": ONBOARD_JSON, "secret": "onboarding_json", "mode": "0600"})
-    if not onboarded or any(s["name"] == "install_package" for s in steps):
-        # A bounded wait for the licence, the org and the first definitions (healthy), on the host.
+    healthy = bool(_host_view.mdatp_health(facts).get("healthy"))
+    if not onboarded or not healthy or any(s["name"] == "install_package" for s in steps):
+        # A bounded wait for the licence, the org and the first definitions (healthy), on the host: planned
+        # from what the host shows, so a run after a wait that gave up waits again instead of failing.
         steps.append({"name": "wait_health", "until": "licensed", "org_id": want.package.org_id,
                       "timeout": want.health_timeout})
     return steps
