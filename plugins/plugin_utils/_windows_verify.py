@@ -52,13 +52,20 @@ def verify_onboarded(facts: dict, generation: str, org_id: str | None, passive: 
     mode = _host_view.av_running_mode(facts)
     defender = facts.get("defender") or {}
     if passive is True and mode not in (None, "passive", "sxs_passive") and not problems:
-        if defender.get("is_tamper_protected"):
-            warnings.append(f"ForceDefenderPassiveMode is 1 but Defender Antivirus stays in {mode} mode: tamper "
-                            "protection keeps an active device active (REFERENCE section 3); turn it off for this "
-                            "device in the Defender portal to let it go passive.")
-        else:
-            problems.append(f"Defender Antivirus runs in {mode} mode although passive mode was asked (R-30)")
+        problems.append(_not_passive(facts, mode))
     return problems, warnings
+
+
+def _not_passive(facts: dict, mode: str) -> str:
+    """Why Defender Antivirus is not passive although it must be, and what to do (R-14, R-30)."""
+    others = facts.get("third_party_av") or []
+    beside = f" beside {', '.join(others)}" if others else ""
+    if (facts.get("defender") or {}).get("is_tamper_protected"):
+        return (f"Defender Antivirus stays in {mode} mode{beside} although passive mode is needed (R-14, R-30): "
+                "ForceDefenderPassiveMode is set but tamper protection keeps an already active device active; turn "
+                "tamper protection off for this device in the Microsoft Defender portal or Intune (or exclude the "
+                "device from the tamper protection policy), then run this task again")
+    return f"Defender Antivirus runs in {mode} mode{beside} although passive mode was asked (R-30)"
 
 
 def verify_offboarded(facts: dict, generation: str, uninstalled: bool) -> list[str]:

@@ -108,15 +108,31 @@ def test_a_file_that_is_not_an_msi_is_refused(packages, tmp_path):
     assert lab.state("srv")["md4ws"]["installed"] is False
 
 
-def test_tamper_protection_keeps_an_active_device_active_with_a_warning(packages, tmp_path):
+def test_tamper_protection_keeps_an_active_device_active_and_is_never_verified(packages, tmp_path):
+    """Beside a third-party AV (passive mode automatic) or with passive_mode: true, an active tamper-protected
+    device is never reported onboarded and verified: each run fails with the remedy until tamper protection is
+    off, and then the re-run converges."""
     lab = Lab(tmp_path / "state")
-    hosts = {"tp": {"profile": "windows_server_2019", "faults": ["tamper_protected"],
-                    "state": {"onboarded_org": "00000000-1111-4222-8333-444444444444"},
-                    "vars": {"mde_test_args": onboard_args(packages, "modern", passive_mode=True)}}}
-    _proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "out")
-    result = results["tp"]
-    assert not result.get("failed") and result["av_running_mode"] == "normal"
-    assert any("tamper protection" in w for w in result["warnings"])
+    org = "00000000-1111-4222-8333-444444444444"
+    hosts = {"tp": {"profile": "windows_server_2019", "faults": ["tamper_protected"], "state": {"onboarded_org": org},
+                    "vars": {"mde_test_args": onboard_args(packages, "modern", passive_mode=True)}},
+             "tp-av": {"profile": "windows_server_2022", "faults": ["tamper_protected"],
+                       "state": {"onboarded_org": org, "third_party_av": ["SentinelAgent"]},
+                       "vars": {"mde_test_args": onboard_args(packages, "modern")}}}
+    inv = inventory(tmp_path, hosts)
+    for attempt in ("first", "rerun"):
+        _proc, results = lab.run(ONBOARD, inv, tmp_path / attempt)
+        for name in hosts:
+            result = results[name]
+            assert result["failed"] and not result["verified"] and result["av_running_mode"] == "normal", result
+            assert "tamper protection off for this device in the Microsoft Defender portal or Intune" in result["msg"]
+            assert "run this task again" in result["msg"]
+        assert "beside SentinelAgent" in results["tp-av"]["msg"]
+    for spec in hosts.values():
+        spec["faults"] = []                                        # tamper protection turned off in the portal
+    _proc, results = lab.run(ONBOARD, inventory(tmp_path, hosts), tmp_path / "fixed")
+    for name in hosts:
+        assert results[name]["verified"] and results[name]["av_running_mode"] == "passive", results[name]
 
 
 def test_a_hanging_installer_is_stopped_at_the_timeout(faulted):

@@ -1,4 +1,4 @@
-"""What a Windows host answers to the executor's probe, from its modeled state (REFERENCE sections 3 to 5)."""
+"""What a Windows host answers to the executor's probe, from its modeled state (docs/generations.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def sense_present(state: dict) -> bool:
 
 
 def defender_present(state: dict) -> bool:
-    # 2012 R2 gains Defender AV from md4ws.msi; 2016+ and 8.1 ship it (REFERENCE section 4).
+    # 2012 R2 gains Defender AV from md4ws.msi; 2016+ and 8.1 ship it (md4ws.msi, docs/generations.md).
     return bool(state["defender"]["present"] or state["md4ws"]["installed"])
 
 
@@ -28,14 +28,19 @@ def sensor_running(state: dict) -> bool:
     return sense_present(state) or state["mma"]["installed"]
 
 
-def running_mode(state: dict) -> str | None:
+def running_mode(state: dict, faults=None) -> str | None:
+    """AMRunningMode; ``faults`` given: an active device kept active by tamper protection goes passive once
+    tamper protection is off (the policy value then applies)."""
     if not defender_present(state):
         return None
     if not state["defender"]["enabled"]:
         return "Not running"
+    stays = state["defender"].get("stays_active")
+    if faults is not None and not (state["defender"]["tamper_protected"] or "tamper_protected" in faults):
+        stays = False
     # R-30: passive only through the policy value, and only confirmed once Sense runs.
     if (state["passive_mode"] == 1 and sensor_running(state) and sense_present(state)
-            and not state["defender"].get("stays_active")):
+            and not stays):
         return "Passive Mode"
     return "Normal"
 
@@ -57,10 +62,10 @@ def probe(state: dict, av_services: list[str], faults: list[str] = ()) -> dict:
                       "disable_antispyware_policy": defender["disable_antispyware_policy"]}
     if defender_present(state):
         facts_defender.update({
-            "am_running_mode": running_mode(state),
+            "am_running_mode": running_mode(state, faults),
             "am_product_version": defender["platform_version"] or MD4WS_PLATFORM_VERSION,
             "am_service_enabled": defender["enabled"], "antivirus_enabled": defender["enabled"],
-            "real_time_protection_enabled": defender["enabled"] and running_mode(state) == "Normal",
+            "real_time_protection_enabled": defender["enabled"] and running_mode(state, faults) == "Normal",
             "is_tamper_protected": tamper,
         })
     onboarded = sensor_running(state)
