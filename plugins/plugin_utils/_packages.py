@@ -17,6 +17,10 @@ Accepted and refused inputs are listed in docs/packages.md (the user's copy of t
   which reads a file, nor ``timeout``, which waits), any expired offboarding package (judged before its
   flavour), the Intune / Configuration Manager ``.onboarding`` / ``.offboarding`` files (the bare blob),
   macOS packages, the Group Policy templates (``.admx`` / ``.adml``) and any file without a blob.
+* A file is judged by its name when the name ends in a known extension, else by its content (a zip's
+  ``PK`` signature, ``@echo off`` or ``reg add`` lines, a Python shebang or imports, a JSON document with
+  ``onboardingInfo`` / ``offboardingInfo``, the bare ``{"body": ...}`` blob, the templates' XML, a shell
+  shebang): AWX writes the files of a credential as ``env/tmpXXXX``, with no extension.
 
 Every package carries the same signed blob: ``{"body": "<json>", "sig": ..., "sha256sig": ..., "cert": ...,
 "chain": [...]}``, escaped to a depth that depends on the container.  The blob is found by unescaping one
@@ -53,6 +57,11 @@ _MACOS = re.compile(r"<key>OnboardingInfo</key>|com\.microsoft\.wdav|/Library/Ap
                     re.IGNORECASE)
 _TEMPLATE_SUFFIXES = (".admx", ".adml")
 _BLOB_SUFFIXES = (".onboarding", ".offboarding")
+_KNOWN_SUFFIXES = (".cmd", ".py", ".json", ".zip", ".sh") + _BLOB_SUFFIXES + _TEMPLATE_SUFFIXES
+# What a file without a known extension holds, judged from its first lines (see _sniff).
+_BATCH_LINE = re.compile(r"^[ \t]*(?:@?echo\s+off\b|reg(?:\.exe)?\s+add\s)", re.IGNORECASE | re.MULTILINE)
+_PYTHON_LINE = re.compile(r"^(?:import\s+\w|from\s+[\w.]+\s+import\s)", re.MULTILINE)
+_SNIFF_SIZE = 4096
 
 
 class PackageError(ValueError):
@@ -143,6 +152,36 @@ def _platform_of(name: str) -> str | None:
     return None
 
 
+def _sniff(text: str) -> str | None:
+    """The extension a file without one would carry, from its content; None when it is none of the packages'.
+
+    Only the start of the file is read (the scripts' first lines, a JSON document's first key), except for the
+    JSON document, which is parsed whole to be sure of its key.
+    """
+    head = text[:_SNIFF_SIZE].lstrip("\ufeff \t\r\n")
+    first = head.split("\n", 1)[0].strip().lower()
+    if first.startswith("#!"):
+        return ".py" if "python" in first else ".sh"
+    if head.startswith("<"):
+        if "<policydefinitionresources" in head.lower():
+            return ".adml"
+        return ".admx" if "<policydefinitions" in head.lower() else None
+    if head.startswith("{"):
+        if re.match(r'\{\s*"body"\s*:', head):
+            return ".onboarding"
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return None
+        keys = set(document) if isinstance(document, dict) else set()
+        return ".json" if keys & {"onboardingInfo", "offboardingInfo"} else None
+    if _BATCH_LINE.search(head):
+        return ".cmd"
+    if _PYTHON_LINE.search(head):
+        return ".py"
+    return None
+
+
 def _pick_member(archive: zipfile.ZipFile, source: str) -> str:
     names = [n for n in archive.namelist() if _platform_of(n) not in (None, "other") and not n.endswith("/")]
     if not names:
@@ -152,8 +191,12 @@ def _pick_member(archive: zipfile.ZipFile, source: str) -> str:
     return names[0]
 
 
-def _read(path: str) -> tuple[str, str, str | None, str, bytes]:
-    """Return (text, container, member, platform, raw bytes) of a package file or zip."""
+def _read(path: str) -> tuple[str, str, str | None, str, bytes, str]:
+    """Return (text, container, member, platform, raw bytes, judged name) of a package file or zip.
+
+    The judged name is the file's (or zip member's) name, with the extension its content shows appended when
+    the name has no known one.
+    """
     if os.path.isdir(path):
         raise PackageError(f"package {path} is a directory; give the package file itself (the .zip, .cmd, .py or "
                            ".json the Defender portal produced).")
@@ -178,12 +221,22 @@ def _read(path: str) -> tuple[str, str, str | None, str, bytes]:
                 data = archive.read(member)
         except (zipfile.BadZipFile, EOFError) as exc:
             raise PackageError(f"package {path} is not a readable zip archive ({exc}); download it again.") from exc
-        return data.decode("utf-8", "replace"), "zip", member, _platform_of(member), raw
-    platform = _platform_of(name)
+        return data.decode("utf-8", "replace"), "zip", member, _platform_of(member), raw, member
+    text = raw.decode("utf-8", "replace")
+    judged = name
+    if not name.lower().endswith(_KNOWN_SUFFIXES):
+        suffix = _sniff(text)
+        if suffix is None and _MACOS.search(text[:_SNIFF_SIZE]):
+            suffix = ".sh"
+        if suffix is None:
+            raise PackageError(f"package {path} is neither .cmd, .py, .json nor .zip, by its name or by its content; "
+                               "give the file the Defender portal produced for Windows or Linux servers.")
+        judged = name + suffix
+    platform = _platform_of(judged)
     if platform is None:
         raise PackageError(f"package {path} is neither .cmd, .py, .json nor .zip; give the file the Defender "
                            "portal produced for Windows or Linux servers.")
-    return raw.decode("utf-8", "replace"), name.rsplit(".", 1)[-1].lower(), None, platform, raw
+    return text, judged.rsplit(".", 1)[-1].lower(), None, platform, raw, judged
 
 
 def _expiry(body: dict, name: str) -> datetime.datetime | None:
@@ -236,9 +289,8 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
     Order of judgement: what the file is (templates, macOS), its blob, the kind and platform asked for, an
     offboarding package's expiry (whatever its flavour), then the flavour (local script, Intune file).
     """
-    text, container, member, platform, raw = _read(path)
+    text, container, member, platform, raw, name = _read(path)
     shown = f"{path}" + (f" ({member})" if member else "")
-    name = member or os.path.basename(path)
     _refuse_by_name(shown, name, text)
     found = _find_blob(text)
     if found is None:

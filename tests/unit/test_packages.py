@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import pathlib
+import re
 
 import pytest
 
@@ -163,3 +165,97 @@ def test_other_files_are_named(tmp_path, name, text, message):
     path.write_text(text)
     with pytest.raises(PackageError, match=message):
         parse_package(str(path))
+
+
+# Packages recognised by content: AWX writes a credential's file as env/tmpXXXX (no extension) and marks the
+# injected variables !unsafe.  The same bytes must give the same result with or without their name.
+def _awx_copy(tmp_path, source: str, index: int = 0) -> str:
+    target = tmp_path / f"tmp{index:02d}x_k2"
+    target.write_bytes(open(source, "rb").read())
+    return str(target)
+
+
+def _unsafe(path: str):
+    """The path as AWX's extra_vars carry it: a YAML value tagged !unsafe, loaded by ansible's own loader."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    from ansible.parsing.yaml.loader import AnsibleLoader  # pylint: disable=import-outside-toplevel
+
+    return yaml.load(f"package: !unsafe '{path}'\n", Loader=AnsibleLoader)["package"]
+
+
+def _outcome(path: str):
+    try:
+        info = parse_package(path)
+    except PackageError as exc:
+        return ("refused", re.sub(r"^\S+", "<path>", str(exc).replace(path, "<path>")))
+    summary = info.summary()
+    del summary["path"]
+    return ("accepted", summary, info.script)
+
+
+@pytest.mark.parametrize("label", ["win_onboard_cmd", "win_onboard_zip", "win_offboard_cmd", "linux_onboard_py",
+                                   "linux_onboard_json", "linux_onboard_zip", "linux_offboard_py"])
+def test_extension_less_file_is_read_by_content(tmp_path, packages, label):
+    named = parse_package(packages[label])
+    bare = _awx_copy(tmp_path, packages[label])
+    info = parse_package(_unsafe(bare))
+    assert (info.kind, info.platform, info.container, info.deployment, info.org_id, info.sha256) == (
+        named.kind, named.platform, named.container, named.deployment, named.org_id, named.sha256)
+    assert info.script == named.script and info.path == bare
+
+
+@pytest.mark.parametrize("label, message", [
+    ("win_local_script_cmd", "interactive 'Local Script' onboarding package"),
+    ("win_intune_onboarding", "Intune / Configuration Manager onboarding file"),
+    ("win_offboard_expired_cmd", "expired on"),
+    ("linux_offboard_expired_py", "expired on"),
+    ("corrupt_zip", "not a readable zip archive"),
+])
+def test_extension_less_refusals_are_the_same_sentence(tmp_path, packages, label, message):
+    bare = _awx_copy(tmp_path, packages[label])
+    with pytest.raises(PackageError, match=message) as caught:
+        parse_package(bare)
+    assert str(caught.value).count(". ") == 0 and str(caught.value).endswith(".")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("hello", "neither .cmd, .py, .json nor .zip, by its name or by its content"),
+    ('{"some": "json"}', "neither .cmd, .py, .json nor .zip, by its name or by its content"),
+    ("@echo off\r\necho nothing here\r\n", "holds no signed onboarding or offboarding blob"),
+    ('<?xml version="1.0"?>\r\n<policyDefinitions/>', "administrative template"),
+    ('<?xml version="1.0"?>\r\n<policyDefinitionResources/>', "administrative template"),
+    ("#!/usr/bin/env bash\nDESTFILE=x\n", "macOS onboarding package"),
+    ('DESTFILE="/Library/Application Support/Microsoft/Defender/com.microsoft.wdav.atp.plist"', "macOS"),
+])
+def test_extension_less_bad_content_is_one_sentence(tmp_path, text, message):
+    path = tmp_path / "tmpa1b2c3"
+    path.write_text(text)
+    with pytest.raises(PackageError, match=message) as caught:
+        parse_package(_unsafe(str(path)))
+    assert str(caught.value).count(". ") == 0 and str(caught.value).endswith(".")
+
+
+def test_python_script_without_shebang_and_cmd_without_echo_off(tmp_path, packages):
+    script = open(packages["linux_onboard_py"]).read().split("\n", 1)[1]      # drop the shebang line
+    path = tmp_path / "tmp_py"
+    path.write_text(script)
+    assert parse_package(str(path)).container == "py"
+    cmd = open(packages["win_onboard_cmd"], newline="").read().replace("@echo off\r\n", "", 1)
+    path = tmp_path / "tmp_cmd"
+    path.write_text(cmd, newline="")
+    info = parse_package(str(path))
+    assert (info.container, info.platform) == ("cmd", "windows")
+
+
+def test_every_real_package_gives_the_same_result_without_its_name(tmp_path):
+    """The sanitized real downloads (../shared, when present), renamed as AWX names a credential's file."""
+    folder = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "real-packages"
+    if not folder.is_dir():
+        pytest.skip(f"the shared real packages are not here ({folder}): only the generated ones are checked")
+    files = sorted(p for p in folder.iterdir() if p.name not in ("EXPECTED.json", "SOURCES.md"))
+    different = []
+    for index, source in enumerate(files):
+        named, bare = _outcome(str(source)), _outcome(_awx_copy(tmp_path, str(source), index))
+        if named != bare:
+            different.append(f"{source.name}: {named[:2]} != {bare[:2]}")
+    assert len(files) >= 30 and not different, "\n".join(different)
