@@ -63,7 +63,7 @@ class Lab:
         return [json.loads(line) for line in path.read_text().splitlines()]
 
     def executions(self, host):
-        """Remote module executions only (the round-trip budget of DESIGN.md)."""
+        """Remote module executions only (the round-trip budget: one probe, at most one apply)."""
         return [c for c in self.calls(host) if "module" in c]
 
     def state(self, host):

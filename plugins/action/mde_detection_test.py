@@ -1,6 +1,6 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action plugin of defender.endpoint.mde_detection_test: the optional detection test of SPEC R-52.
+"""Action plugin of defender.endpoint.mde_detection_test: the optional detection test of R-52.
 
 Windows: the documented PowerShell command line.  Linux: the EICAR antivirus test (no download) and, when the
 user gives a controller-side copy of Microsoft's mde_linux_edr_diy script, that script.

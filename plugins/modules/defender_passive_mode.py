@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Sets the C(ForceDefenderPassiveMode) policy value (REG_DWORD under
     C(HKLM\SOFTWARE\Policies\Microsoft\Windows Advanced Threat Protection)) to 1 for O(enabled=true)
-    (SPEC R-30) or to 0 for O(enabled=false) when it was 1 (R-31). Defender Antivirus does not switch
+    (R-30) or to 0 for O(enabled=false) when it was 1 (R-31). Defender Antivirus does not switch
     to passive mode by itself when another product is installed.
   - One remote execution when the value is already right, two when it changes.
   - The running mode can only be confirmed while the Sense service runs (R-30). When it runs, the

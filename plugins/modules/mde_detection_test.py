@@ -10,7 +10,7 @@ module: mde_detection_test
 short_description: Run Microsoft's detection test on an onboarded Windows or Linux host
 version_added: 0.1.0
 description:
-  - Runs the optional detection test of SPEC R-52 on a host that is onboarded. Refused when the host is not
+  - Runs the optional detection test of R-52 on a host that is onboarded. Refused when the host is not
     onboarded. Reports C(changed) every time it runs (it is a test, not a state); the playbooks run it only
     when asked (C(mde_detection_test=true) in C(playbooks/verify.yml)).
   - B(Windows) - creates C(C:\test-MDATP-test) and starts the documented PowerShell command line (a download from

@@ -262,7 +262,7 @@ Function Invoke-OneStep {
             return $true
         }
         'set_mma_proxy' {
-            # REFERENCE section 5: SetProxyInfo(url, user, password); older agents lack it.
+            # The agent's configuration object: SetProxyInfo(url, user, password); older agents lack it.
             $cfg = Get-MmaConfig
             if (-not ($cfg | Get-Member -Name 'SetProxyInfo')) { $Record.detail = 'this agent has no SetProxyInfo'; return $false }
             $cfg.SetProxyInfo([string]$Step.proxy_url, [string]$Step.proxy_username, [string]$module.Params.secrets[$Step.password])

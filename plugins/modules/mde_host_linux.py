@@ -401,7 +401,7 @@ def repository_files():
     return found
 
 
-# ---- apply: each step does one documented thing (REFERENCE section 6) and reports what happened ----
+# ---- apply: each step does one documented thing (mdatp on Linux, docs/linux-fleet.md) and reports what happened ----
 
 def _download(url, timeout):
     """Fetch a small file over HTTPS, through the host's https_proxy when set."""

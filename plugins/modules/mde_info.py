@@ -11,7 +11,7 @@ short_description: Read a host's path to Microsoft Defender for Endpoint, its re
 version_added: 0.1.0
 description:
   - Reads, in B(one) remote execution, the facts of a Windows or Linux host and returns its
-    I(generation), i.e. the path it takes to Defender for Endpoint (SPEC R-01), decided from the
+    I(generation), i.e. the path it takes to Defender for Endpoint (R-01), decided from the
     host's own OS facts (name, version, build, product type, edition, service pack), never from a
     group name.
   - C(downlevel) is Windows 7 SP1 Pro/Enterprise, Windows 8.1 Pro/Enterprise and Windows Server
@@ -20,7 +20,7 @@ description:
     2022, 2025 and Semi-Annual Channel 1803 or later (onboarding package only); C(linux) is a Linux
     distribution Defender for Endpoint supports (mdatp); anything else is C(unsupported), with a
     sentence naming the OS and the supported list.
-  - Lists the prerequisites the host still misses for its generation (SPEC R-10 to R-13), each with
+  - Lists the prerequisites the host still misses for its generation (R-10 to R-13), each with
     what to do, and whether the host is already onboarded, to which organization, and in which
     Defender Antivirus mode.
   - Never changes the host. Works the same in check mode. No C(gather_facts) is needed.
@@ -30,7 +30,7 @@ options:
       - Windows service names of third-party anti-malware products to look for, in addition to the
         built-in list (CrowdStrike, SentinelOne, McAfee/Trellix, ESET, Sophos, Symantec, Trend Micro,
         Cylance, Carbon Black, Webroot, Kaspersky, Bitdefender, Palo Alto Cortex, Cynet).
-      - A third-party product means Defender Antivirus must run in passive mode (SPEC R-14); it is
+      - A third-party product means Defender Antivirus must run in passive mode (R-14); it is
         reported in RV(prerequisite_warnings).
     type: list
     elements: str
@@ -128,7 +128,7 @@ missing_prerequisites:
       description: What to do.
       type: str
     spec:
-      description: The SPEC requirement it comes from.
+      description: The requirement it comes from, an R-xx number listed in the collection's docs/requirements.md.
       type: str
   sample:
     - id: KB3080149

@@ -14,7 +14,7 @@ description:
     (O(state=present)) or offboards it (O(state=absent)), in at most B(two) remote executions -
     one probe, then, only when something must change, one apply that runs every step in order.
     A host already in the wanted state costs one remote execution and reports C(changed=false).
-  - C(modern) hosts (Server 2019, 2022, 2025, SAC) run the onboarding package's script (SPEC R-22).
+  - C(modern) hosts (Server 2019, 2022, 2025, SAC) run the onboarding package's script (R-22).
     C(unified) hosts (Server 2012 R2, 2016) get the Windows-Defender feature first where it is
     missing (2016, R-12), then md4ws.msi (R-20, with C(FORCEPASSIVEMODE=1) when passive mode is
     wanted), then the onboarding script (R-21). C(downlevel) hosts (Windows 7 SP1, 8.1, Server

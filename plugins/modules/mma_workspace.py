@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Adds (O(state=present)) or removes (O(state=absent)) a workspace through the agent's COM object
     C(AgentConfigManager.MgmtSvcCfg) - C(AddCloudWorkspace), C(RemoveCloudWorkspace), then
-    C(ReloadConfiguration) (SPEC R-23, R-25, R-62).
+    C(ReloadConfiguration) (R-23, R-25, R-62).
   - The Defender for Endpoint workspace on the MMA is how C(downlevel) hosts are onboarded, and removing
     it is how they (and MMA-based 2012 R2/2016 hosts) are offboarded.
   - Fails with a clear message when the MMA is not installed.

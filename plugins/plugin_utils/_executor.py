@@ -4,7 +4,8 @@
 
 Internal use only: the interface may change without notice.
 
-One call is one remote execution: the round-trip budget (DESIGN.md) is counted in these calls.
+One call is one remote execution: the round-trip budget (one probe, at most one apply per host) is
+counted in these calls.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Decide a host's generation (its path to Defender for Endpoint) from its own facts (SPEC R-01).
+"""Decide a host's generation (its path to Defender for Endpoint) from its own facts (R-01).
 
 Internal use only: the interface may change without notice.
 
@@ -140,7 +140,7 @@ def classify_linux(os_facts: dict) -> Generation:
 
 
 def classify(facts: dict) -> Generation:
-    """Return the generation of a host from the probe's facts (SPEC R-01)."""
+    """Return the generation of a host from the probe's facts (R-01)."""
     platform = facts.get("platform")
     if platform == "windows":
         return classify_windows(facts.get("os") or {})

@@ -1,6 +1,7 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Which steps take a Linux host to the wanted mdatp state: pure functions of the probe's facts (REFERENCE 6).
+"""Which steps take a Linux host to the wanted mdatp state: pure functions of the probe's facts
+(docs/linux-fleet.md).
 
 Internal use only: the interface may change without notice.
 

@@ -1,6 +1,6 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Prerequisites per generation (SPEC R-10 to R-15), checked from the probe's facts before any change.
+"""Prerequisites per generation (R-10 to R-15), checked from the probe's facts before any change.
 
 Internal use only: the interface may change without notice.
 

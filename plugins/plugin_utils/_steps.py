@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 
-# What the exit codes of the documented commands mean (REFERENCE sections 1, 2 and 4, msiexec).
+# What the exit codes of the documented commands mean (the onboarding and offboarding scripts, msiexec;
+# docs/packages.md and docs/generations.md).
 _MSI_CODES = {
     1602: "the installation was cancelled",
     1603: "a fatal error occurred during installation",

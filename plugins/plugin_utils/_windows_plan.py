@@ -5,7 +5,7 @@
 Internal use only: the interface may change without notice.
 
 Each plan is a list of steps from the executor's fixed vocabulary (see ``_steps.py``), in the order
-the seeds give (SPEC R-20..R-25, R-30, R-60..R-62, R-70).  A plan that cannot be carried out safely
+Microsoft's documentation gives (R-20..R-25, R-30, R-60..R-62, R-70).  A plan that cannot be carried out safely
 is refused with one sentence saying what to do, before anything is changed on the host.
 """
 

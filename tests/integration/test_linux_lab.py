@@ -1,5 +1,5 @@
 """mde_onboard and defender_passive_mode on the lab's Linux profiles through mdatp (issue: Linux onboarding;
-SPEC R-14, R-30, R-51, R-60; REFERENCE section 6)."""
+R-14, R-30, R-51, R-60)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""mde_info end to end through the simulated lab (issue: foundation; SPEC R-01, R-10..R-13)."""
+"""mde_info end to end through the simulated lab (issue: foundation; R-01, R-10..R-13)."""
 
 from __future__ import annotations
 

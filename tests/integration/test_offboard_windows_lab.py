@@ -1,5 +1,5 @@
 """Offboarding through the lab: expired packages refused before any remote change, offboard -> re-onboard,
-uninstall only after offboarding, downlevel workspace removal (SPEC R-60, R-61, R-62)."""
+uninstall only after offboarding, downlevel workspace removal (R-60, R-61, R-62)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_offboard_then_reonboard(packages, tmp_path):
     hosts["srv"]["vars"]["mde_test_args"] = onboard_args(packages, "modern")
     _proc, back = lab.run(ONBOARD, inventory(tmp_path, hosts, "back.json"), tmp_path / "back")
     assert back["srv"]["verified"] and back["srv"]["onboarded"]
-    assert lab.state("srv")["offboarding_value"] is False     # the onboarding script clears it (REFERENCE 2)
+    assert lab.state("srv")["offboarding_value"] is False     # the onboarding script clears it (docs/packages.md)
 
 
 def test_offboarding_package_of_another_org_is_refused(packages, tmp_path):

@@ -1,5 +1,5 @@
 """mde_onboard on every Windows profile of the lab: fresh -> onboarded and verified, idempotence, round trips,
-check mode, unsupported OS (issue: Windows onboarding; SPEC R-01, R-14, R-20..R-25, R-30, R-50)."""
+check mode, unsupported OS (issue: Windows onboarding; R-01, R-14, R-20..R-25, R-30, R-50)."""
 
 from __future__ import annotations
 

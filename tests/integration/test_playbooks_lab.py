@@ -1,5 +1,5 @@
 """The top-level playbooks on the whole lab fleet, and the fleet report (issue: roles, playbooks and report;
-SPEC R-02, R-50..R-53, R-60, R-70)."""
+R-02, R-50..R-53, R-60, R-70)."""
 
 from __future__ import annotations
 

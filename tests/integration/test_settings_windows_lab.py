@@ -1,5 +1,5 @@
 """defender_passive_mode and mma_workspace through the lab, and the secrets test over every Windows module
-(issue: Windows onboarding; SPEC R-14, R-23, R-25, R-30, R-31, R-62)."""
+(issue: Windows onboarding; R-14, R-23, R-25, R-30, R-31, R-62)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Generate Defender for Endpoint packages in their real formats, with fake tenants and fake signatures.
 
-Test-only.  The layouts follow REFERENCE sections 1, 2 and 6: the Group Policy onboarding script,
+Test-only.  The layouts follow Microsoft's packages (docs/packages.md): the Group Policy onboarding script,
 the interactive 'Local Script', the offboarding script with its FILETIME expiry, the Linux onboarding
 and offboarding scripts, mdatp_onboard.json, and the portal's zip archives.  No real tenant's package
 is ever used: org ids are made up and signatures are random bytes.

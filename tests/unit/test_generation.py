@@ -1,4 +1,4 @@
-"""SPEC R-01: the generation comes from the host's own OS facts."""
+"""R-01: the generation comes from the host's own OS facts."""
 
 from __future__ import annotations
 

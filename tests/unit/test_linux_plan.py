@@ -1,4 +1,4 @@
-"""The Linux planner without any host (REFERENCE section 6; SPEC R-14, R-30, R-51, R-60)."""
+"""The Linux planner without any host (docs/linux-fleet.md; R-14, R-30, R-51, R-60)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC R-10 to R-14: prerequisites per generation, read from facts the lab model produces."""
+"""R-10 to R-14: prerequisites per generation, read from facts the lab model produces."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Windows planner, without any host: which steps, in which order, and what is refused before any change
-(SPEC R-12, R-14, R-20..R-25, R-30, R-31, R-60..R-62, R-70)."""
+(R-12, R-14, R-20..R-25, R-30, R-31, R-60..R-62, R-70)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The simulated lab: a model of Windows and Linux hosts as Defender for Endpoint sees them.
 
-Test-only.  Built from SPEC.md and REFERENCE.md, never from the collection's planning code
+Test-only.  Built from Microsoft's documentation (docs/requirements.md), never from the collection's planning code
 (nothing here imports ``ansible_collections.defender.endpoint``).
 """

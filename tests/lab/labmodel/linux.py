@@ -1,4 +1,4 @@
-"""What a Linux host answers to the executor's probe, from its modeled state (REFERENCE section 6)."""
+"""What a Linux host answers to the executor's probe, from its modeled state (mdatp on Linux, docs/linux-fleet.md)."""
 
 from __future__ import annotations
 

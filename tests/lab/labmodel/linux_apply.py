@@ -1,4 +1,5 @@
-"""What each step of the Linux executor's ``apply`` does to a modeled host with mdatp (REFERENCE section 6).
+"""What each step of the Linux executor's ``apply`` does to a modeled host with mdatp
+(docs/linux-fleet.md).
 
 Each function changes the state as the host and mdatp would and returns the step's record fields.
 Time is compressed: mdatp gets its first definitions while someone waits for its health.

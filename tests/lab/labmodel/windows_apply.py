@@ -1,4 +1,4 @@
-"""What each step of the Windows executor's ``apply`` does to a modeled host (SPEC R-12..R-62, REFERENCE 1-5).
+"""What each step of the Windows executor's ``apply`` does to a modeled host (R-12..R-62; docs/generations.md).
 
 Each function changes the state as Windows would and returns what the executor reports for the step:
 ``{"ok": bool, "rc": ..., "detail": ..., "reboot_required": ..., ...}``.  A step name the model does not
