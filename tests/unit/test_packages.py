@@ -1,4 +1,4 @@
-"""Package parsing on the controller (REFERENCE sections 1, 2, 6; SPEC R-21, R-60)."""
+"""Package parsing on the controller (docs/packages.md; R-21, R-60)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_offboarding_expiry_from_filetime(packages):
 
 
 def test_filetime_epoch():
-    # 133108473269484019 is the example of REFERENCE section 2: 2022-10-21.
+    # 133108473269484019 is a real offboarding script's timestamp: 2022-10-21.
     assert filetime_to_datetime(133108473269484019).date() == datetime.date(2022, 10, 21)
 
 
