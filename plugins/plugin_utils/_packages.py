@@ -341,7 +341,8 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
 
 
 def mdatp_json(info: PackageInfo) -> str:
-    """The ``mdatp_onboard.json`` / ``mdatp_offboard.json`` document the Linux package's script writes (docs/linux-fleet.md).
+    """The ``mdatp_onboard.json`` / ``mdatp_offboard.json`` document the Linux package's script writes
+    (docs/linux-fleet.md).
 
     The signed blob is kept as it is in the package (its body string untouched), wrapped once more.
     """
