@@ -6,6 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
 # The real Debian 12 host's tools (debootstrap, apt-ftparchive, ...): never fails; the tests say why they skip.
 bash "$ROOT/scripts/setup_debian_host.sh"
+# Headless Chromium for the HTML report tests (setup_browser.sh): never fails; the tests say why they skip.
+bash "$ROOT/scripts/setup_browser.sh"
 # shellcheck source=scripts/env.sh
 . "$ROOT/scripts/env.sh"
 # Keep ansible-lint's and molecule's collection installs inside .build, never in ~/.ansible.
