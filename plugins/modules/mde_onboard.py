@@ -205,6 +205,9 @@ options:
     description:
       - Linux hosts, the HTTP(S) proxy mdatp uses to reach the service (C(cloudService.proxy) in the managed
         configuration, R-40); an empty string removes it. Package downloads use the host's own proxy settings.
+      - A user and password in the URL (C(http://user:password@proxy.example:3128)) are a secret - shown as
+        C(********) in steps, diffs, facts and messages, given to the host only through the executor's no_log
+        option - and C(mdatp_managed.json) is then written with mode 0600.
     type: str
   health_timeout:
     description:
@@ -236,7 +239,7 @@ attributes:
 notes:
   - The host is never restarted. When a step needs a restart (the Windows-Defender feature, msiexec 3010)
     the remaining steps are not run, RV(reboot_required) is V(true) and the task should be run again after
-    a restart (for example with M(ansible.windows.win_reboot)).
+    a restart (for example with the C(ansible.windows.win_reboot) module, see the examples).
   - A busy Windows Installer (1618) is retried three times, 30 s apart, within the same step.
 seealso:
   - module: defender.endpoint.mde_info
