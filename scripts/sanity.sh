@@ -15,4 +15,8 @@ test "${PIPESTATUS[0]}" -eq 0
 mapfile -t modules < <(ls plugins/modules/*.py)
 "$ROOT/.venv/bin/ansible-test" sanity --local --python 3.12 --test validate-modules "${modules[@]}" 2>&1 | filter
 test "${PIPESTATUS[0]}" -eq 0
+# Collection docs as antsibull-docs reads them: markup, links, and every reference resolved inside this
+# collection (no other collection is a dependency, so none may be referenced with M()/P() markup).
+PATH="$ROOT/.venv/bin:$PATH" "$ROOT/.venv/bin/antsibull-docs" lint-collection-docs --plugin-docs \
+  --validate-collection-refs all --disallow-unknown-collection-refs .
 echo "sanity: passed"
