@@ -40,7 +40,7 @@ ARGUMENT_SPEC = {
     "mdatp_repository_url": {"type": "str", "default": "https://packages.microsoft.com"},
     "allow_insecure_repository": {"type": "bool", "default": False},
     "mdatp_version": {"type": "str"},
-    "proxy": {"type": "str"},
+    "proxy": {"type": "str", "no_log": True},
     "health_timeout": {"type": "int", "default": 300},
 }
 
@@ -114,7 +114,7 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(str(exc)) from None
         path = (WindowsPath if windows else LinuxPath)(args, package, _installer(args) if windows else None,
                                                        certificate)
-        facts = _executor.probe(self, task_vars or {}, args["extra_av_services"])
+        facts = _executor.probe(self, task_vars or {}, args["extra_av_services"], path.probe_secrets())
         classified = classify(facts)
         generation = classified.generation
         result.update(generation=generation, os_label=classified.os_label,

@@ -37,7 +37,10 @@ options:
     elements: dict
     default: []
   secrets:
-    description: The onboarding or offboarding json, by name.
+    description:
+      - The onboarding or offboarding json, and a proxy URL that holds credentials (C(proxy)), by name.
+      - With O(operation=probe), C(proxy) is the wanted proxy: the probe says in RV(facts.proxy_matches) whether the
+        managed configuration holds it, without returning it.
     type: dict
     default: {}
   staged:
@@ -187,9 +190,18 @@ facts:
           type: bool
     managed_config:
       description: The content of C(/etc/opt/microsoft/mdatp/managed/mdatp_managed.json); C(null) when absent or
-        not JSON.
+        not JSON. Credentials in a URL (C(http://user:password@proxy:3128)) are shown as C(********).
       returned: always
       type: dict
+    managed_config_mode:
+      description: The octal mode of C(mdatp_managed.json) (C(0600) once it holds a credential); C(null) when absent.
+      returned: always
+      type: str
+    proxy_matches:
+      description: Whether C(cloudService.proxy) equals the proxy given in O(secrets) at probe; C(null) when none
+        was given.
+      returned: always
+      type: bool
     fanotify_conflicts:
       description: Processes holding a fanotify mark, other than C(wdavdaemon) and C(fapolicyd).
       returned: always
@@ -291,7 +303,8 @@ def mdatp_health(module):
             health = normalize_health(json.JSONDecoder().raw_decode(out[out.index("{"):])[0])
         except ValueError:
             health = None
-    return {"installed": True, "health": health, "health_rc": rc, "health_stderr": err.strip()[:400] or None}
+    return {"installed": True, "health": mask_credentials(health), "health_rc": rc,
+            "health_stderr": mask_credentials(err.strip()[:400]) or None}
 
 
 def _snake(name):
@@ -324,6 +337,38 @@ def managed_config(path=None):
             return json.load(handle)
     except (OSError, ValueError):
         return None
+
+
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def mask_credentials(value):
+    """The value with the user and password of every URL in it shown as ********; other values unchanged."""
+    if isinstance(value, str):
+        return _CREDENTIALS.sub(r"\1********@", value)
+    if isinstance(value, dict):
+        return {key: mask_credentials(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_credentials(item) for item in value]
+    return value
+
+
+def has_credentials(value):
+    return isinstance(value, str) and bool(_CREDENTIALS.search(value))
+
+
+def _file_mode(path):
+    try:
+        return "0%o" % (os.stat(path).st_mode & 0o777)
+    except OSError:
+        return None
+
+
+def _proxy_matches(module):
+    wanted = (module.params.get("secrets") or {}).get("proxy")
+    if wanted is None:
+        return None
+    return ((managed_config() or {}).get("cloudService") or {}).get("proxy") == wanted
 
 
 def fanotify_holders(proc=None):
@@ -360,7 +405,9 @@ def probe(module):
         "onboarding_json": {"present": os.path.exists(ONBOARD_JSON),
                             "org_id": org_id_of(ONBOARD_JSON, "onboardingInfo")},
         "offboarding_json": {"present": os.path.exists(OFFBOARD_JSON)},
-        "managed_config": managed_config(),
+        "managed_config": mask_credentials(managed_config()),
+        "managed_config_mode": _file_mode(MANAGED_JSON),
+        "proxy_matches": _proxy_matches(module),
         "fanotify_conflicts": fanotify_holders(),
         "package_manager": package_manager(module),
         "repository": {"present": bool(repository_files())},
@@ -536,16 +583,23 @@ def step_remove_package(module, step, record, timeout):
 
 
 def step_merge_managed_config(module, step, record, timeout):
+    """Merge the settings; a setting named in ``secret_settings`` takes its value from O(secrets) instead (a proxy
+    URL with credentials), and a file that then holds a credential is written 0600."""
     current = managed_config() or {}
+    secrets = module.params.get("secrets") or {}
     for section, values in step["settings"].items():
         merged = dict(current.get(section) or {})
         for key, value in values.items():
+            secret = ((step.get("secret_settings") or {}).get(section) or {}).get(key)
+            if secret is not None:
+                value = secrets[secret]
             if value is None:
                 merged.pop(key, None)
             else:
                 merged[key] = value
         current[section] = merged
-    _write(MANAGED_JSON, json.dumps(current, indent=2, sort_keys=True).encode(), 0o644)
+    text = json.dumps(current, indent=2, sort_keys=True)
+    _write(MANAGED_JSON, text.encode(), 0o600 if has_credentials(text) else 0o644)
     return True
 
 
@@ -653,6 +707,8 @@ def apply(module):
                 except Exception as exc:  # pylint: disable=broad-except
                     ok, record["detail"] = False, str(exc)[:400]
                 record["status"] = "ok" if ok else "failed"
+                if record.get("detail"):
+                    record["detail"] = mask_credentials(record["detail"])
                 stop = not ok
             records.append(record)
     finally:

@@ -57,10 +57,14 @@ def run(action, task_vars: dict, operation: str, **args) -> dict:
     return result
 
 
-def probe(action, task_vars: dict, extra_av_services=()) -> dict:
-    """One remote execution that returns the host's facts (third-party AV services are looked up on Windows only)."""
+def probe(action, task_vars: dict, extra_av_services=(), secrets=None) -> dict:
+    """One remote execution that returns the host's facts (third-party AV services are looked up on Windows only).
+
+    ``secrets`` (Linux: a proxy URL with credentials) go in the executor's no_log option, for the probe to compare
+    with what the host holds; the facts never carry them.
+    """
     if not is_windows(action):
-        return run(action, task_vars, "probe")["facts"]
+        return run(action, task_vars, "probe", **({"secrets": secrets} if secrets else {}))["facts"]
     return run(action, task_vars, "probe", av_services=_av_services(extra_av_services))["facts"]
 
 

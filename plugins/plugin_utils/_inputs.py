@@ -15,6 +15,7 @@ import urllib.parse
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Package versions as apt, dnf and zypper print them: 101.25012.0000, 101.24082.0004-1, 1:2.3~rc1.
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
 _VERSION = re.compile(r"^(?:\d+:)?\d+(?:\.[0-9A-Za-z]+)*(?:[-~+][0-9A-Za-z.~+]+)?$")
 
 
@@ -71,3 +72,13 @@ def proxy_url(option: str, value: str | None) -> str | None:
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname or port is None:
         raise InputError(f"{option} must be a proxy URL like http://proxy.example:3128 (scheme, host and port).")
     return value
+
+
+def has_credentials(value) -> bool:
+    """Whether a URL holds a user or password (http://user:password@proxy:3128)."""
+    return isinstance(value, str) and bool(_CREDENTIALS.search(value))
+
+
+def mask_credentials(value: str) -> str:
+    """The URL with its user and password shown as ******** (the executors mask them the same way)."""
+    return _CREDENTIALS.sub(r"\1********@", value) if isinstance(value, str) else value

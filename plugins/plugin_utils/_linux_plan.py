@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view, _inputs
 from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
 from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused, refuse_missing_prerequisites
 
@@ -75,8 +75,19 @@ def _settings(facts: dict, want: LinuxWant, passive: bool | None) -> dict:
         level = "passive" if passive else "real_time"
         if _host_view.managed_setting(facts, "antivirusEngine", "enforcementLevel") != level:
             settings["antivirusEngine"] = {"enforcementLevel": level}
-    if want.proxy is not None and _host_view.managed_setting(facts, "cloudService", "proxy") != (want.proxy or None):
-        settings["cloudService"] = {"proxy": want.proxy or None}
+    if want.proxy is not None:
+        current = _host_view.managed_setting(facts, "cloudService", "proxy")   # credentials masked by the probe
+        wanted = want.proxy or None
+        if _inputs.has_credentials(wanted):
+            # The probe compared the host's value with the wanted one (given to it as a secret); a file that
+            # holds a credential but is still readable by all is rewritten 0600.
+            same = (current == _inputs.mask_credentials(wanted) and facts.get("proxy_matches") is True
+                    and facts.get("managed_config_mode") in (None, "0600"))
+            if not same:
+                settings["cloudService"] = {"proxy": _inputs.mask_credentials(wanted)}
+                settings["secret_settings"] = {"cloudService": {"proxy": "proxy"}}
+        elif current != wanted:
+            settings["cloudService"] = {"proxy": wanted}
     return settings
 
 
@@ -104,8 +115,12 @@ def plan_onboard(facts: dict, want: LinuxWant) -> list[dict]:
         steps.append({"name": "setup_repository", "package_manager": manager, "distro": distro,
                       "version": version, "channel": want.channel, "base_url": want.repository_url.rstrip("/")})
     settings = _settings(facts, want, passive)
+    secret_settings = settings.pop("secret_settings", None)
     if settings:                       # before the install, so mdatp starts with them (passive before real time)
-        steps.append({"name": "merge_managed_config", "settings": settings})
+        step = {"name": "merge_managed_config", "settings": settings}
+        if secret_settings:            # the value comes from the executor's no_log secrets; settings show it masked
+            step["secret_settings"] = secret_settings
+        steps.append(step)
     if install:
         steps.append({"name": "install_package", "package_manager": manager, "package": "mdatp",
                       "version": want.version or ""})

@@ -7,7 +7,7 @@ Internal use only: the interface may change without notice.
 
 from __future__ import annotations
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view, _linux_plan, _linux_verify
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view, _inputs, _linux_plan, _linux_verify
 from ansible_collections.defender.endpoint.plugins.plugin_utils import _windows_plan, _windows_verify
 from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import mdatp_json
 from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import MMA_RETIRED
@@ -33,6 +33,10 @@ class WindowsPath:
     @staticmethod
     def view(facts: dict, generation: str) -> dict:
         return _windows_verify.view_of(facts, generation)
+
+    @staticmethod
+    def probe_secrets() -> dict:
+        return {}
 
     def secrets(self) -> dict:
         secrets = {}
@@ -87,11 +91,16 @@ class LinuxPath:
     def view(facts: dict, _generation: str) -> dict:
         return _linux_verify.view_of(facts)
 
+    def probe_secrets(self) -> dict:
+        """What the probe compares on the host without returning it: a proxy URL that holds credentials."""
+        return {"proxy": self.args["proxy"]} if _inputs.has_credentials(self.args["proxy"]) else {}
+
     def secrets(self) -> dict:
+        secrets = self.probe_secrets()
         if self.package is None:
-            return {}
+            return secrets
         key = "onboarding_json" if self.package.kind == "onboarding" else "offboarding_json"
-        return {key: mdatp_json(self.package)}
+        return dict(secrets, **{key: mdatp_json(self.package)})
 
     @staticmethod
     def state(facts: dict, _generation: str) -> dict:

@@ -184,6 +184,7 @@ class FakeModule:
 
     def __init__(self, without=("mdatp",)):
         self.without = without
+        self.params = {"secrets": {}}
 
     def get_bin_path(self, name, required=False, opt_dirs=None):
         import shutil

@@ -95,3 +95,18 @@ def test_licensed_but_unhealthy_host_waits_again():
     assert steps[0]["org_id"] == ORG and steps[0]["timeout"] == 120
     not_answering = facts(faults=["mdatp_not_ready"], **ONBOARDED)
     assert names(plan_onboard(not_answering, LinuxWant(package=Pkg()))) == ["wait_health"]
+
+
+def test_a_proxy_with_credentials_travels_as_a_secret_and_is_idempotent():
+    proxy = "http://svc-mde:S3cr3t-pw@proxy.example:3128/"
+    shown = "http://********@proxy.example:3128/"
+    steps = plan_onboard(facts(**ONBOARDED), LinuxWant(package=Pkg(), proxy=proxy))
+    assert steps == [{"name": "merge_managed_config", "settings": {"cloudService": {"proxy": shown}},
+                      "secret_settings": {"cloudService": {"proxy": "proxy"}}}]
+    on_host = dict(facts(**ONBOARDED), managed_config={"cloudService": {"proxy": shown}}, managed_config_mode="0600")
+    assert plan_onboard(dict(on_host, proxy_matches=True), LinuxWant(package=Pkg(), proxy=proxy)) == []
+    # Another password behind the same mask, or a file still readable by all, is written again.
+    assert names(plan_onboard(dict(on_host, proxy_matches=False), LinuxWant(package=Pkg(), proxy=proxy))) == [
+        "merge_managed_config"]
+    assert names(plan_onboard(dict(on_host, proxy_matches=True, managed_config_mode="0644"),
+                              LinuxWant(package=Pkg(), proxy=proxy))) == ["merge_managed_config"]

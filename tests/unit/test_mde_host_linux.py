@@ -120,6 +120,39 @@ def test_managed_config_merge_sets_and_removes_keys(root):
     assert host.managed_config() is None
 
 
+def test_a_proxy_with_credentials_is_written_0600_from_the_secrets_and_never_returned(root, monkeypatch):
+    """The proxy's user and password come from the no_log secrets, make the file 0600, and the probe masks them."""
+    path = root / "etc/opt/microsoft/mdatp/managed/mdatp_managed.json"
+    proxy = "http://svc-mde:S3cr3t-pw@proxy.example:3128/"
+    module = FakeModule(params={"secrets": {"proxy": proxy}})
+    step = {"settings": {"cloudService": {"proxy": "http://********@proxy.example:3128/"}},
+            "secret_settings": {"cloudService": {"proxy": "proxy"}}}
+    assert host.step_merge_managed_config(module, step, {}, 10)
+    assert json.loads(path.read_text()) == {"cloudService": {"proxy": proxy}}
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setattr(host, "repository_files", lambda: [])
+    facts = host.probe(module)
+    assert facts["managed_config"] == {"cloudService": {"proxy": "http://********@proxy.example:3128/"}}
+    assert facts["managed_config_mode"] == "0600" and facts["proxy_matches"] is True
+    assert "S3cr3t-pw" not in json.dumps(facts) and "svc-mde" not in json.dumps(facts)
+    assert host.probe(FakeModule(params={"secrets": {"proxy": "http://u:other@proxy.example:3128/"}}))[
+        "proxy_matches"] is False
+    assert host.probe(FakeModule())["proxy_matches"] is None
+    # Removing the credential makes the file readable again, as mdatp's documentation shows it.
+    assert host.step_merge_managed_config(FakeModule(), {"settings": {"cloudService": {"proxy": "http://p:3128"}}},
+                                          {}, 10)
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+
+
+def test_step_details_never_carry_a_proxy_credential(monkeypatch):
+    def failing(module, step, record, timeout):
+        raise OSError("Could not resolve proxy http://svc-mde:S3cr3t-pw@proxy.example:3128")
+    monkeypatch.setitem(host.STEPS, "install_package", failing)
+    records = host.apply(FakeModule(params={"steps": [{"name": "install_package"}]}))
+    assert records[0]["status"] == "failed" and "S3cr3t-pw" not in records[0]["detail"]
+    assert "http://********@proxy.example:3128" in records[0]["detail"]
+
+
 # ---- each step's command line ----
 
 @pytest.mark.parametrize("manager,version,expected", [

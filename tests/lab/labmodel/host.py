@@ -72,7 +72,8 @@ def execute(host: str, profile: str, overrides: dict, faults: list[str], call: p
             operation = call.params.get("operation")
             if operation == "probe":
                 facts = (windows.probe(state, call.params.get("av_services") or [], faults)
-                         if platform == "windows" else linux.probe(state, faults, store.fired_faults(host)))
+                         if platform == "windows" else linux.probe(state, faults, store.fired_faults(host),
+                                                          call.params.get("secrets")))
                 result = {"changed": False, "facts": facts}
             elif operation == "apply" and call.check_mode:
                 raise LabHostError("apply is never sent in check mode")

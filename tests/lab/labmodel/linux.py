@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import re
+
+MANAGED_JSON = "/etc/opt/microsoft/mdatp/managed/mdatp_managed.json"
+# The user and password of a URL, as the executor hides them in what the probe returns.
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def masked(value):
+    """A copy of the value with the credentials of every URL in it shown as ********."""
+    return json.loads(_CREDENTIALS.sub(r"\1********@", json.dumps(value))) if value is not None else None
+
+
+def holds_credentials(config) -> bool:
+    return bool(_CREDENTIALS.search(json.dumps(config))) if config else False
+
 
 def conflicts(state: dict, faults=()) -> list[dict]:
     extra = [{"pid": 4242, "comm": "falcon-sensor"}] if "conflicting_fanotify" in faults else []
@@ -34,7 +50,13 @@ def not_ready(state: dict, faults, fired) -> bool:
     return state["mdatp"]["installed"] and "mdatp_not_ready" in faults and "mdatp_not_ready" not in fired
 
 
-def probe(state: dict, faults: list[str], fired=()) -> dict:
+def _proxy_matches(state: dict, secrets: dict | None):
+    if not secrets or "proxy" not in secrets:
+        return None
+    return ((state["managed_config"] or {}).get("cloudService") or {}).get("proxy") == secrets["proxy"]
+
+
+def probe(state: dict, faults: list[str], fired=(), secrets: dict | None = None) -> dict:
     mdatp = state["mdatp"]
     if not_ready(state, faults, fired):
         mdatp_facts = {"installed": True, "health": None, "health_rc": 1,
@@ -50,7 +72,9 @@ def probe(state: dict, faults: list[str], fired=()) -> dict:
         "mdatp": mdatp_facts,
         "onboarding_json": {"present": onboard_present, "org_id": mdatp["onboarded_org"]},
         "offboarding_json": {"present": bool(state["offboarding_json"])},
-        "managed_config": state["managed_config"],
+        "managed_config": masked(state["managed_config"]),
+        "managed_config_mode": state["files"].get(MANAGED_JSON) if state["managed_config"] is not None else None,
+        "proxy_matches": _proxy_matches(state, secrets),
         "fanotify_conflicts": conflicts(state, faults),
         "package_manager": state["package_manager"],
         "repository": {"present": bool(state["repository"])},

@@ -64,12 +64,16 @@ def merge_managed_config(ctx: Context, step: dict) -> dict:
     for section, values in step["settings"].items():
         merged = dict(current.get(section) or {})
         for key, value in values.items():
+            secret = ((step.get("secret_settings") or {}).get(section) or {}).get(key)
+            if secret is not None:                 # the value travels in the no_log secrets, not in the step
+                value = ctx.secrets[secret]
             if value is None:
                 merged.pop(key, None)
             else:
                 merged[key] = value
         current[section] = merged
     ctx.state["managed_config"] = current
+    ctx.state["files"][linux.MANAGED_JSON] = "0600" if linux.holds_credentials(current) else "0644"
     _apply_managed(ctx.state)
     return {"ok": True}
 
