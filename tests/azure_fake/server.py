@@ -1,0 +1,419 @@
+# -*- coding: utf-8 -*-
+
+# Copyright: contributors to defender.endpoint
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A local HTTPS stand-in for the Microsoft Entra authority and Azure Resource Manager (Microsoft.Security).
+
+The real azure-identity and azure-mgmt-security clients talk to it over TLS (a CA made at test time): the
+OpenID configuration and token endpoint of the authority, the client-credentials grant, bearer tokens, the
+api-versions the SDK sends, and ARM's JSON shapes (booleans as strings in pricings, ids without a leading slash
+in serverVulnerabilityAssessmentsSettings) as Microsoft's example payloads show them.
+
+Every request is appended to requests.jsonl (method, path, api-version, body, status, token scope); the client
+secret is recorded as "<redacted>" and tokens never. The world lives in state.json, which tests read and edit
+between runs: subscriptions, ARM resources by lower-cased path, clients and their secrets, read-only clients,
+faults to inject and one-shot answers to replay.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import json
+import pathlib
+import re
+import secrets
+import ssl
+import threading
+import urllib.parse
+
+from . import tls
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+CLIENT_ID = "a1b2c3d4-0000-4000-8000-00000000c11e"
+SECRET = "fake-secret-Zq8~9mR2"                   # a test value; the tests grep output for it
+SUBSCRIPTION = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
+
+# api-version ARM accepts per resource type (what azure-mgmt-security 7.0.0's default profile sends).
+API_VERSIONS = {"pricings": "2024-01-01", "settings": "2022-05-01", "serverVulnerabilityAssessmentsSettings": "2023-05-01"}
+SETTING_NAMES = ("WDATP", "WDATP_UNIFIED_SOLUTION", "WDATP_EXCLUDE_LINUX_PUBLIC_PREVIEW", "WDATP_VNEXT", "MCAS",
+                 "Sentinel")
+SECURITY = re.compile(r"^/(?P<scope>.+?)/providers/Microsoft\.Security/(?P<type>pricings|settings|"
+                      r"serverVulnerabilityAssessmentsSettings)/(?P<name>[^/]+)$", re.I)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def pricing_body(scope, tier="Free", sub_plan=None, extensions=(), enforce="False", name="VirtualMachines"):
+    """A pricing as ARM returns it (2024-01-01): booleans as strings, extensions with isEnabled strings."""
+    props = {"pricingTier": tier, "freeTrialRemainingTime": "PT0S"}
+    if tier == "Standard":
+        props.update(subPlan=sub_plan or "P2", enablementTime=_now())
+    if scope.lower().count("/") <= 1:
+        props["enforce"] = enforce
+    else:
+        props.update(inherited="False", inheritedFrom=None)
+    if tier == "Standard" and extensions:
+        props["extensions"] = [dict(e) for e in extensions]
+    return {"id": "/{0}/providers/Microsoft.Security/pricings/{1}".format(scope, name), "name": name,
+            "type": "Microsoft.Security/pricings", "properties": props}
+
+
+def setting_body(sub, name, enabled):
+    return {"id": "/subscriptions/{0}/providers/Microsoft.Security/settings/{1}".format(sub, name), "name": name,
+            "kind": "DataExportSettings", "type": "Microsoft.Security/settings", "properties": {"enabled": enabled}}
+
+
+def va_body(sub, provider="MdeTvm"):
+    return {"id": "subscriptions/{0}/providers/Microsoft.Security/serverVulnerabilityAssessmentsSettings/"
+                  "azureServersSetting".format(sub),
+            "name": "azureServersSetting", "type": "Microsoft.Security/serverVulnerabilityAssessmentsSettings",
+            "kind": "AzureServersSetting", "properties": {"selectedProvider": provider},
+            "systemData": {"createdBy": "user@contoso.com", "createdByType": "User", "createdAt": _now(),
+                           "lastModifiedBy": "user@contoso.com", "lastModifiedByType": "User",
+                           "lastModifiedAt": _now()}}
+
+
+def key(path):
+    return path.rstrip("/").lower()
+
+
+def legacy_subscription(sub):
+    """An older subscription: Free tier, integration off, Linux excluded, no vulnerability assessment."""
+    base = "/subscriptions/{0}/providers/Microsoft.Security".format(sub)
+    return {key(base + "/pricings/VirtualMachines"): pricing_body("subscriptions/" + sub),
+            key(base + "/settings/WDATP"): setting_body(sub, "WDATP", False),
+            key(base + "/settings/WDATP_UNIFIED_SOLUTION"): setting_body(sub, "WDATP_UNIFIED_SOLUTION", False),
+            key(base + "/settings/WDATP_EXCLUDE_LINUX_PUBLIC_PREVIEW"):
+                setting_body(sub, "WDATP_EXCLUDE_LINUX_PUBLIC_PREVIEW", True)}
+
+
+class FakeAzure:
+    """Start with .start(); .url is the base for both the authority and ARM."""
+
+    def __init__(self, directory, subscriptions=(SUBSCRIPTION,)):
+        self.dir = pathlib.Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.state_path = self.dir / "state.json"
+        self.log_path = self.dir / "requests.jsonl"
+        self.tls = tls.make(self.dir / "tls")
+        self.ca = self.tls["ca"]
+        self.lock = threading.Lock()
+        self.tokens = {}
+        resources = {}
+        for sub in subscriptions:
+            resources.update(legacy_subscription(sub))
+        self.save({"tenant": TENANT, "clients": {CLIENT_ID: SECRET}, "readonly_clients": [],
+                   "subscriptions": list(subscriptions), "resources": resources, "faults": [], "replies": {}})
+        self.log_path.write_text("")
+        self.server = None
+        self.thread = None
+
+    # State ----------------------------------------------------------------------------------------------------
+    def load(self):
+        return json.loads(self.state_path.read_text())
+
+    def save(self, state):
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+        tmp.replace(self.state_path)
+
+    def edit(self, func):
+        with self.lock:
+            state = self.load()
+            func(state)
+            self.save(state)
+
+    def put_resource(self, path, body):
+        self.edit(lambda s: s["resources"].__setitem__(key(path), body))
+
+    def drop_resource(self, path):
+        self.edit(lambda s: s["resources"].pop(key(path), None))
+
+    def resource(self, path):
+        return self.load()["resources"].get(key(path))
+
+    def fault(self, status, times=1, method=None, match=None, code=None, retry_after=None):
+        """Answer the next `times` matching requests with `status` (match: a substring of the path)."""
+        entry = {"status": status, "times": times, "method": method, "match": match, "code": code,
+                 "retry_after": retry_after}
+        self.edit(lambda s: s["faults"].append(entry))
+
+    def reply_once(self, method, path, status, body):
+        """Replay one answer (e.g. a Microsoft example) for the next `method` on `path`, storing it on PUT."""
+        self.edit(lambda s: s["replies"].setdefault(method + " " + key(path), []).append(
+            {"status": status, "body": body}))
+
+    def requests(self):
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+
+    def arm_requests(self):
+        return [r for r in self.requests() if r["path"].lower().startswith("/subscriptions/")]
+
+    def clear_log(self):
+        self.log_path.write_text("")
+
+    # Server ---------------------------------------------------------------------------------------------------
+    @property
+    def url(self):
+        return "https://127.0.0.1:{0}".format(self.server.server_address[1])
+
+    def start(self):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.tls["cert"], self.tls["key"])
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server.daemon_threads = True
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def record(self, entry):
+        with self.lock, open(self.log_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def _error(code, message):
+    return {"error": {"code": code, "message": message}}
+
+
+def _handler(fake):  # noqa: C901  one small request router
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+            pass
+
+        def _answer(self, status, body, entry, headers=None):
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-ms-request-id", secrets.token_hex(8))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+            entry["status"] = status
+            fake.record(entry)
+
+        def _body(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length).decode() if length else ""
+
+        def _fault(self, state, entry):
+            for fault in state["faults"]:
+                if fault["times"] <= 0:
+                    continue
+                if fault["method"] and fault["method"] != self.command:
+                    continue
+                if fault["match"] and fault["match"].lower() not in self.path.lower():
+                    continue
+                fault["times"] -= 1
+                fake.save(state)
+                codes = {401: "InvalidAuthenticationToken", 403: "AuthorizationFailed", 404: "ResourceNotFound",
+                         429: "TooManyRequests", 500: "InternalServerError", 409: "MissingSubscriptionRegistration"}
+                code = fault["code"] or codes.get(fault["status"], "Error")
+                message = {403: "The client does not have authorization to perform action over scope.",
+                           429: "Too many requests, retry later.", 500: "An internal server error occurred.",
+                           409: "The subscription is not registered to use namespace 'Microsoft.Security'."}.get(
+                               fault["status"], "Injected {0}.".format(fault["status"]))
+                headers = {"Retry-After": str(fault["retry_after"])} if fault["retry_after"] is not None else {}
+                entry["fault"] = fault["status"]
+                self._answer(fault["status"], _error(code, message), entry, headers)
+                return True
+            return False
+
+        def do_GET(self):  # noqa: N802
+            self._route()
+
+        def do_POST(self):  # noqa: N802
+            self._route()
+
+        def do_PUT(self):  # noqa: N802
+            self._route()
+
+        def do_DELETE(self):  # noqa: N802
+            self._route()
+
+        def _route(self):
+            url = urllib.parse.urlsplit(self.path)
+            query = dict(urllib.parse.parse_qsl(url.query))
+            raw = self._body()
+            entry = {"method": self.command, "path": url.path, "api_version": query.get("api-version")}
+            with fake.lock:
+                state = fake.load()
+            if self._fault(state, entry):
+                return
+            tenant = state["tenant"]
+            if self.command == "GET" and url.path.endswith("/v2.0/.well-known/openid-configuration"):
+                return self._openid(url.path.split("/")[1], tenant, entry)
+            if self.command == "POST" and url.path.endswith("/oauth2/v2.0/token"):
+                return self._token(url.path.split("/")[1], state, raw, entry)
+            if raw:
+                try:
+                    entry["body"] = json.loads(raw)
+                except ValueError:
+                    return self._answer(400, _error("InvalidRequestContent", "The request body is not JSON."), entry)
+            auth = self.headers.get("Authorization", "")
+            token = fake.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+            entry["authorized"] = token is not None
+            if token is None:
+                return self._answer(401, _error("InvalidAuthenticationToken",
+                                                "The access token is missing or invalid."), entry)
+            entry["token_scope"] = token["scope"]
+            match = SECURITY.match(url.path)
+            if not match:
+                return self._answer(404, _error("InvalidResourceType", "No route for " + url.path), entry)
+            kind = next(k for k in API_VERSIONS if k.lower() == match.group("type").lower())
+            if entry["api_version"] != API_VERSIONS[kind]:
+                return self._answer(400, _error("InvalidApiVersionParameter", "The api-version '{0}' is invalid for "
+                                                "{1}; supported: {2}.".format(entry["api_version"], kind,
+                                                                              API_VERSIONS[kind])), entry)
+            sub = match.group("scope").split("/")[1] if match.group("scope").lower().startswith("subscriptions/") \
+                else None
+            if not sub or sub.lower() not in [s.lower() for s in state["subscriptions"]]:
+                return self._answer(404, _error("SubscriptionNotFound", "The subscription '{0}' could not be "
+                                                "found.".format(sub)), entry)
+            if self.command in ("PUT", "DELETE") and token["client_id"] in state["readonly_clients"]:
+                return self._answer(403, _error("AuthorizationFailed", "The client '{0}' does not have authorization "
+                                                "to perform action 'Microsoft.Security/{1}/write' over scope '/{2}'."
+                                                .format(token["client_id"], kind, match.group("scope"))), entry)
+            reply = state["replies"].get(self.command + " " + key(url.path))
+            if reply:
+                answer = reply.pop(0)
+                if self.command == "PUT" and answer["status"] < 300:
+                    state["resources"][key(url.path)] = answer["body"]
+                fake.save(state)
+                return self._answer(answer["status"], answer["body"], entry)
+            handler = {"pricings": self._pricing, "settings": self._setting,
+                       "serverVulnerabilityAssessmentsSettings": self._va}[kind]
+            status, body = handler(state, url.path, match, entry.get("body"), sub)
+            fake.save(state)
+            return self._answer(status, body, entry)
+
+        # Authority --------------------------------------------------------------------------------------------
+        def _openid(self, tenant, known, entry):
+            if tenant.lower() != known.lower():
+                return self._answer(400, {"error": "invalid_tenant", "error_description": "AADSTS90002: Tenant "
+                                          "'{0}' not found.".format(tenant)}, entry)
+            base = "https://{0}/{1}".format(self.headers.get("Host"), tenant)
+            return self._answer(200, {
+                "token_endpoint": base + "/oauth2/v2.0/token", "authorization_endpoint": base + "/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": base + "/oauth2/v2.0/devicecode", "issuer": base + "/v2.0",
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
+                                                          "client_secret_basic"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "jwks_uri": base + "/discovery/v2.0/keys", "tenant_region_scope": "WW",
+                "cloud_instance_name": "microsoftonline.com"}, entry)
+
+        def _token(self, tenant, state, raw, entry):
+            form = dict(urllib.parse.parse_qsl(raw))
+            entry["body"] = {k: ("<redacted>" if k in ("client_secret", "client_assertion") else v)
+                             for k, v in form.items()}
+            entry["token_scope"] = form.get("scope")
+            if tenant.lower() != state["tenant"].lower():
+                return self._answer(400, {"error": "invalid_tenant", "error_codes": [90002],
+                                          "error_description": "AADSTS90002: Tenant '{0}' not found. Check to make "
+                                          "sure you have the correct tenant ID.".format(tenant)}, entry)
+            client = form.get("client_id")
+            if client not in state["clients"]:
+                return self._answer(400, {"error": "unauthorized_client", "error_codes": [700016],
+                                          "error_description": "AADSTS700016: Application with identifier '{0}' "
+                                          "was not found in the directory.".format(client)}, entry)
+            if form.get("client_secret") != state["clients"][client]:
+                return self._answer(401, {"error": "invalid_client", "error_codes": [7000215],
+                                          "error_description": "AADSTS7000215: Invalid client secret provided. "
+                                          "Ensure the secret being sent in the request is the client secret "
+                                          "value, not the client secret ID."}, entry)
+            token = "fake-token-" + secrets.token_hex(16)
+            fake.tokens[token] = {"scope": form.get("scope"), "client_id": client}
+            return self._answer(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                                      "access_token": token}, entry)
+
+        # ARM resource types -----------------------------------------------------------------------------------
+        def _pricing(self, state, path, match, body, sub):
+            scope = match.group("scope")
+            stored = state["resources"].get(key(path))
+            at_resource = scope.lower() != "subscriptions/" + sub.lower()
+            if self.command == "GET":
+                if stored:
+                    return 200, stored
+                if at_resource:
+                    parent = state["resources"].get(key("/subscriptions/{0}/providers/Microsoft.Security/pricings/"
+                                                        "{1}".format(sub, match.group("name"))))
+                    if parent:
+                        inherited = json.loads(json.dumps(parent))
+                        inherited["id"] = path
+                        inherited["properties"].pop("enforce", None)
+                        inherited["properties"].update(inherited="True", inheritedFrom="/subscriptions/" + sub)
+                        return 200, inherited
+                return 404, _error("ResourceNotFound", "Pricing {0} not found.".format(match.group("name")))
+            if self.command == "DELETE":
+                state["resources"].pop(key(path), None)
+                return 200, None
+            props = (body or {}).get("properties") or {}
+            tier = props.get("pricingTier")
+            if tier not in ("Free", "Standard"):
+                return 400, _error("InvalidPricingTier", "pricingTier must be Free or Standard.")
+            if at_resource and tier == "Standard" and props.get("subPlan") not in (None, "P1"):
+                return 400, _error("InvalidSubPlan", "Only sub plan P1 can be set at resource level.")
+            if tier == "Free" and props.get("extensions"):
+                return 400, _error("InvalidExtensions", "Extensions cannot be set on the Free tier.")
+            # Worst case of the real service: an extension the PUT omits is gone (read, merge, write the full list).
+            extensions = []
+            for ext in props.get("extensions") or []:
+                ext = dict(ext)
+                ext["operationStatus"] = {"code": "Succeeded", "message": "Successfully enabled extension"}
+                extensions.append(ext)
+            new = pricing_body(scope, tier, props.get("subPlan"), extensions, props.get("enforce") or "False",
+                               name=match.group("name"))
+            state["resources"][key(path)] = new
+            return (200 if stored else 201), new
+
+        def _setting(self, state, path, match, body, sub):
+            name = match.group("name")
+            if name not in SETTING_NAMES:
+                return 400, _error("InvalidSettingName", "Setting '{0}' is not known.".format(name))
+            stored = state["resources"].get(key(path))
+            if self.command == "GET":
+                return (200, stored) if stored else (404, _error("ResourceNotFound", "Setting not found."))
+            if self.command != "PUT":
+                return 405, _error("MethodNotAllowed", "Settings cannot be deleted.")
+            if (body or {}).get("kind") not in ("DataExportSettings", "AlertSyncSettings"):
+                return 400, _error("InvalidSettingKind", "kind must be DataExportSettings or AlertSyncSettings.")
+            enabled = ((body or {}).get("properties") or {}).get("enabled")
+            if not isinstance(enabled, bool):
+                return 400, _error("InvalidRequestContent", "properties.enabled must be a boolean.")
+            new = setting_body(sub, name, enabled)
+            new["kind"] = body["kind"]
+            state["resources"][key(path)] = new
+            return 200, new
+
+        def _va(self, state, path, match, body, sub):
+            stored = state["resources"].get(key(path))
+            if match.group("name") != "azureServersSetting":
+                return 400, _error("InvalidSettingKind", "Only azureServersSetting is supported.")
+            if self.command == "GET":
+                return (200, stored) if stored else (404, _error("NotFound", "No setting found."))
+            if self.command == "DELETE":
+                state["resources"].pop(key(path), None)
+                return (200 if stored else 204), {}
+            if (body or {}).get("kind") != "AzureServersSetting":
+                return 400, _error("InvalidSettingKind", "kind must be AzureServersSetting.")
+            provider = ((body or {}).get("properties") or {}).get("selectedProvider")
+            if provider != "MdeTvm":
+                return 400, _error("InvalidProvider", "selectedProvider must be MdeTvm.")
+            new = va_body(sub, provider)
+            state["resources"][key(path)] = new
+            return (200 if stored else 201), new
+
+    return Handler
