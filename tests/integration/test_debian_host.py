@@ -112,6 +112,37 @@ def test_rerun_is_unchanged_in_one_remote_execution(debian_host, packages):
     assert (runs, pythons) == (1, 1)                                   # the probe, and nothing else ran remotely
 
 
+def test_proxy_credentials_stay_on_the_host_in_a_0600_file(debian_host, packages):
+    """A proxy URL with a user and password: written to mdatp_managed.json with mode 0600, never in any output
+    (-vvv, --diff, the result, mde_info); the re-run is unchanged; removing it leaves a 0644 file."""
+    password, user = "Pr0xy-S3cret-9f2c", "svc-mde-proxy"
+    proxy = f"http://{user}:{password}@proxy.example:3128/"
+    managed = debian_host.file(f"{MDATP}/managed/mdatp_managed.json")
+    outputs = []
+    for attempt in ("first", "rerun"):
+        runs = debian_host.module_runs()
+        proc, result = debian_host.playbook(ONBOARD, {"onboarding_package": [packages["linux_onboard_py"]],
+                                                      "mdatp_repository_url": debian_host.repo_url,
+                                                      "health_timeout": 30, "step_timeout": 60, "proxy": proxy},
+                                            "-vvv", "--diff")
+        assert result is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
+        _ok(result)
+        assert result["changed"] is (attempt == "first"), result
+        assert debian_host.module_runs() - runs == (2 if attempt == "first" else 1)
+        outputs += [proc.stdout, proc.stderr, repr(result)]
+    assert proxy in managed.read_text()
+    assert oct(managed.stat().st_mode & 0o777) == "0o600"
+    proc, info = debian_host.playbook(INFO, {}, "-vvv")
+    assert info["host_facts"]["managed_config"]["cloudService"]["proxy"] == "http://********@proxy.example:3128/"
+    outputs += [proc.stdout, proc.stderr, repr(info)]
+    leaks = [text for text in outputs if password in text or user in text]
+    assert not leaks, [t[max(0, t.find(password) - 200):t.find(password) + 50] for t in leaks]
+
+    result, _runs, _py = _onboard(debian_host, packages, proxy="")
+    _ok(result)
+    assert "proxy" not in managed.read_text() and oct(managed.stat().st_mode & 0o777) == "0o644"
+
+
 def test_passive_mode_on_and_off(debian_host):
     managed = debian_host.file(f"{MDATP}/managed/mdatp_managed.json")
     result, runs, _py = _run(debian_host, PASSIVE, {"enabled": True})
