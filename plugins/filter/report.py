@@ -5,28 +5,44 @@ mde_report_html.yml)."""
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.defender.endpoint.plugins.plugin_utils import _report, _report_html
 
 
+def _plain(value):
+    """Ansible's lazy containers as plain dicts and lists, all the way down."""
+    if isinstance(value, dict) or (hasattr(value, "keys") and hasattr(value, "items")):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def mde_report_row(result, assessment=None, action="onboard", check_mode=False):
-    return _report.row(dict(result or {}), dict(assessment or {}), action, bool(check_mode))
+    return _report.row(_plain(result or {}), _plain(assessment or {}), action, bool(check_mode))
 
 
-def mde_fleet_report(hostvars, hosts, row_var="mde_host_report", dry_run=False, playbook="onboard", generated=""):
+def mde_fleet_report(hostvars, hosts, row_var="mde_host_report", dry_run=False, playbook="onboard", generated="",
+                     run_id="", job_id="", defender_for_cloud=None):
     rows = {}
     for name in hosts:
         value = (hostvars.get(name) or {}).get(row_var)
         if value:
-            rows[name] = dict(value)
-    return _report.fleet(rows, list(hosts), dry_run, playbook, str(generated))
+            rows[name] = _plain(value)
+    try:
+        return _report.fleet(rows, list(hosts), dry_run, playbook, str(generated or ""), str(run_id or ""),
+                             str(job_id or ""), _plain(defender_for_cloud))
+    except _report.ReportError as exc:
+        raise AnsibleFilterError(str(exc)) from None
 
 
 def mde_report_csv(report):
-    return _report.to_csv(report)
+    return _report.to_csv(_plain(report))
 
 
 def mde_report_html(report):
-    return _report_html.render(report)
+    return _report_html.render(_plain(report))
 
 
 class FilterModule:
