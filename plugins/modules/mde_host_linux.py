@@ -39,7 +39,7 @@ options:
   secrets:
     description:
       - The onboarding or offboarding json, and a proxy URL that holds credentials (C(proxy)), by name.
-      - With O(operation=probe), C(proxy) is the wanted proxy: the probe says in RV(facts.proxy_matches) whether the
+      - With O(operation=probe), C(proxy) is the wanted proxy; the probe says in RV(facts.proxy_matches) whether the
         managed configuration holds it, without returning it.
     type: dict
     default: {}
