@@ -55,8 +55,8 @@ def job(tmp_path_factory):
 
     def launch(name: str, *, check: bool = False, limit: str | None = None, moved: bool = False) -> dict:
         pdd = base / name / "job"
-        env = {"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "ANSIBLE_CONNECTION_PLUGINS": str(LAB / "connection_plugins"),
-               "MDE_LAB_STATE_DIR": str(state), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
+        env = {"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+               "ANSIBLE_CONNECTION_PLUGINS": str(LAB / "connection_plugins"), "MDE_LAB_STATE_DIR": str(state), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
                "ANSIBLE_RETRY_FILES_ENABLED": "False", "ANSIBLE_HOST_KEY_CHECKING": "False",
                "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
         args: list[str] = []
@@ -71,7 +71,8 @@ def job(tmp_path_factory):
         }, env, args, str(pdd))
         survey = {"mde_report_dir": str(base / name / "report"), "mde_md4ws_installer": packages["md4ws_msi"],
                   "mde_mma_installer": packages["mma_setup"]}
-        cmdline = [*args, "--forks", "25"] + (["--check", "--diff"] if check else []) + (["--limit", limit] if limit else [])
+        cmdline = [*args, "--forks", "25"] + (["--check", "--diff"] if check else [])
+        cmdline += ["--limit", limit] if limit else []
         awx_job.write_private_data_dir(str(pdd), str(ROOT), _inventory(), survey, env, cmdline)
         if moved:
             result = _transmit_worker_process(base / name, pdd)
