@@ -105,7 +105,8 @@ _SCRIPT = """
       sorted = i;
       rows.sort(function (a, b) {
         var x = key(a, i), y = key(b, i);
-        return (x < y ? -1 : x > y ? 1 : 0) * dir || (a.getAttribute("data-host") < b.getAttribute("data-host") ? -1 : 1);
+        var ha = a.getAttribute("data-host"), hb = b.getAttribute("data-host");
+        return (x < y ? -1 : x > y ? 1 : 0) * dir || (ha < hb ? -1 : ha > hb ? 1 : 0);
       });
       var part = document.createDocumentFragment();
       rows.forEach(function (r) { part.appendChild(r); });
