@@ -4,8 +4,9 @@ row for a message that no longer exists.
 The messages are read from the Python code under plugins/ with ``ast``: the first argument of ``raise X(...)``
 for the collection's refusal and failure exceptions, ``fail_json(msg=...)``, every ``msg=`` and
 ``unsupported_reason=`` keyword, verification problems (``problems.append(...)``), the sentences the step
-failure functions return, and the meaning of each installer or script exit code. A message is a template:
-formatted values become ``…``. A row matches a message when its message cell holds the message's key: its
+failure functions return, the meaning of each installer or script exit code, and the ``fail_msg`` / ``msg``
+of the roles' and playbooks' assert and fail tasks. A message is a template: formatted values (and Jinja
+expressions) become ``…``. A row matches a message when its message cell holds the message's key: its
 longest constant fragment (at least 12 characters), or the whole template when no fragment is that long.
 
 ``python tests/unit/test_docs_troubleshooting.py`` prints a row to fill in for every message without one.
@@ -17,6 +18,8 @@ import ast
 import pathlib
 import re
 import sys
+
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "troubleshooting.md"
@@ -123,14 +126,40 @@ def _messages_of(path: pathlib.Path) -> list[tuple[str, int]]:
     return out
 
 
+def _jinja_template(text: str) -> str:
+    text = re.sub(r"\{%.*?%\}", "", re.sub(r"\{\{.*?\}\}", PLACEHOLDER, text, flags=re.S), flags=re.S)
+    return _normal(re.sub(f"{PLACEHOLDER}(\\s*{PLACEHOLDER})+", PLACEHOLDER, text))
+
+
+def _task_messages(node) -> list[str]:
+    """fail_msg of assert tasks and msg of fail tasks, anywhere in a roles/ or playbooks/ YAML document."""
+    found = []
+    if isinstance(node, dict):
+        for name in ("ansible.builtin.assert", "assert"):
+            if isinstance(node.get(name), dict) and isinstance(node[name].get("fail_msg"), str):
+                found.append(node[name]["fail_msg"])
+        for name in ("ansible.builtin.fail", "fail"):
+            if isinstance(node.get(name), dict) and isinstance(node[name].get("msg"), str):
+                found.append(node[name]["msg"])
+        for value in node.values():
+            found += _task_messages(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _task_messages(value)
+    return found
+
+
 def messages() -> dict[str, list[str]]:
-    """Every message template of plugins/, with where it is made."""
+    """Every message template of plugins/ (Python) and of the roles' and playbooks' tasks, with where it is."""
     out: dict[str, list[str]] = {}
     for path in sorted((ROOT / "plugins").rglob("*.py")):
         if "__pycache__" in path.parts:
             continue
         for text, line in _messages_of(path):
             out.setdefault(text, []).append(f"{path.relative_to(ROOT)}:{line}")
+    for path in sorted([*(ROOT / "roles").rglob("*.yml"), *(ROOT / "playbooks").glob("*.yml")]):
+        for text in _task_messages(yaml.safe_load(path.read_text(encoding="utf-8"))):
+            out.setdefault(_jinja_template(text), []).append(str(path.relative_to(ROOT)))
     return out
 
 
@@ -176,6 +205,8 @@ def test_templates_are_read_from_code():
         "step … failed", "a fatal error during installation", "Defender runs in … mode"])
     assert key("package … is a directory; give the file.") == "is a directory; give the file."
     assert key("step … failed") == "step … failed"
+    task = [{"ansible.builtin.assert": {"that": "x", "fail_msg": "{{ host }} misses {{ what }}; nothing was changed."}}]
+    assert [_jinja_template(m) for m in _task_messages(task)] == ["… misses …; nothing was changed."]
 
 
 def test_the_code_holds_the_messages_the_docs_speak_of():
