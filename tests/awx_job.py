@@ -102,7 +102,9 @@ def write_private_data_dir(base: str, project: str, inventory: dict, extra_vars:
     os.chmod(script, 0o700)
     files = {"envvars": yaml.safe_dump(env), "extravars": unsafe_yaml(extra_vars),
              "passwords": yaml.safe_dump(passwords or {}), "cmdline": " ".join(cmdline),
-             "settings": yaml.safe_dump({"job_timeout": 0, "pexpect_timeout": 5, "suppress_ansible_output": False})}
+             # AWX's settings: the job's output reaches it as events only (a worker's stdout is the event stream).
+             "settings": yaml.safe_dump({"job_timeout": 0, "pexpect_timeout": 5, "suppress_ansible_output": True,
+                                         "suppress_output_file": True})}
     for name, text in files.items():
         path = os.path.join(base, "env", name)
         with open(path, "w") as out:

@@ -56,7 +56,8 @@ def job(tmp_path_factory):
     def launch(name: str, *, check: bool = False, limit: str | None = None, moved: bool = False) -> dict:
         pdd = base / name / "job"
         env = {"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-               "ANSIBLE_CONNECTION_PLUGINS": str(LAB / "connection_plugins"), "MDE_LAB_STATE_DIR": str(state), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
+               "ANSIBLE_CONNECTION_PLUGINS": str(LAB / "connection_plugins"), "MDE_LAB_STATE_DIR": str(state),
+               "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
                "ANSIBLE_RETRY_FILES_ENABLED": "False", "ANSIBLE_HOST_KEY_CHECKING": "False",
                "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
         args: list[str] = []
@@ -121,7 +122,8 @@ def _stats(events: list[dict]) -> dict:
 
 def _assert_no_secret(result: dict) -> None:
     artifacts = result["artifacts"]
-    texts = [result["proc"].stdout, result["proc"].stderr, (artifacts / "stdout").read_text()]
+    texts = [result["proc"].stdout, result["proc"].stderr]
+    texts += [p.read_text() for p in (artifacts / "stdout", artifacts / "stderr") if p.exists()]
     texts += [p.read_text() for p in (artifacts / "job_events").glob("*.json")]
     for secret in SECRETS:
         assert not any(secret in text for text in texts), "a secret reached the job's output or events"
@@ -149,7 +151,8 @@ def test_check_mode_job_through_transmit_worker_process_in_a_moved_directory(job
     inventory_hosts = set(_inventory()["_meta"]["hostvars"])
     assert _hosts_with_events(events) == inventory_hosts
     assert set(report["hosts"]) == inventory_hosts
-    assert set(stats["failures"]) | set(stats["dark"]) == {"srv2012r2-unpatched", "srv2016-unsigned", "srv2022-down"}
+    # In check mode the unsigned installer is not run, so only these two fail.
+    assert set(stats["failures"]) | set(stats["dark"]) == {"srv2012r2-unpatched", "srv2022-down"}
     _assert_no_secret(result)
 
 
@@ -169,6 +172,10 @@ def test_onboard_job_reads_the_injected_packages_and_reports(job):
     injected = [pathlib.Path(a[1:]) for a in cmdline.split() if a.startswith("@")]
     assert len(injected) == 2 and all("." not in p.name for p in injected)
     assert "!unsafe" in (result["pdd"] / "env" / "extravars").read_text()
+    # What docs/awx.md says of AWX's fact storage: ansible-core 2.21 names its cache files s1_<host>, AWX reads
+    # fact_cache/<host>, so no host fact reaches AWX; the job's artifacts (set_stats) do.
+    cached = {p.name for p in (artifacts / "fact_cache").iterdir()}
+    assert cached and all(name.startswith("s1_") for name in cached) and not cached & set(report["hosts"])
     _assert_no_secret(result)
 
 
