@@ -27,7 +27,10 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = _flow.arguments(self, ARGUMENT_SPEC)
+        if args["force"] and args["enabled"]:
+            raise AnsibleActionFail("force applies to enabled: false (leaving passive mode beside another real-time "
+                                    "product); with enabled: true it would do nothing: remove it.")
         windows = _executor.is_windows(self)
         facts = _executor.probe(self, task_vars or {}, args["extra_av_services"])
         try:

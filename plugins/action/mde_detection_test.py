@@ -40,7 +40,10 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = _flow.arguments(self, ARGUMENT_SPEC)
+        if "edr_timeout" in self._task.args and not args["edr_script"]:
+            raise AnsibleActionFail("edr_timeout is set but edr_script is not: the timeout bounds Microsoft's EDR "
+                                    "test script; give edr_script or remove edr_timeout.")
         if args["timeout"] < 1 or args["edr_timeout"] < 1:
             raise AnsibleActionFail("timeout and edr_timeout are seconds, at least 1.")
         if not _executor.is_windows(self):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view
 from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
 from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import check
 
@@ -42,7 +42,7 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = _flow.arguments(self, ARGUMENT_SPEC)
         facts = _executor.probe(self, task_vars or {}, args["extra_av_services"])
         result.update(summarize(facts), changed=False)
         return result

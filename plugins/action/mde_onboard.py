@@ -45,7 +45,7 @@ ARGUMENT_SPEC = {
 }
 
 
-def _check_inputs(args: dict) -> None:
+def _check_inputs(args: dict, raw: dict) -> None:
     """Identifiers, URLs and versions, and options that contradict each other: one sentence, nothing touched."""
     try:
         args["workspace_id"] = _inputs.guid("workspace_id", args["workspace_id"])
@@ -59,6 +59,14 @@ def _check_inputs(args: dict) -> None:
     if args["state"] == "present" and args["uninstall"]:
         raise AnsibleActionFail("uninstall applies to state=absent (offboard, then uninstall); with state=present "
                                 "it would do nothing: remove it or set state: absent.")
+    unused = (["offboarding_package"] if args["state"] == "present" else ["onboarding_package", "remove_mma_workspace"])
+    for name in unused:
+        if args[name]:
+            raise AnsibleActionFail(f"{name} applies to state={'absent' if args['state'] == 'present' else 'present'}"
+                                    f"; with state={args['state']} it would not be used: remove it.")
+    if "mdatp_repository_url" in raw and not args["mdatp_repository"]:
+        raise AnsibleActionFail("mdatp_repository_url is set but mdatp_repository is false (install from the "
+                                "host's own repositories): remove one of them.")
     if args["step_timeout"] < 30 or args["health_timeout"] < 0:
         raise AnsibleActionFail("step_timeout must be at least 30 seconds (an MSI install takes minutes) and "
                                 "health_timeout cannot be negative.")
@@ -100,8 +108,10 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        _check_inputs(args)
+        args = _flow.arguments(self, ARGUMENT_SPEC, may_be_empty=("proxy",),
+                               required_if=[("installer_remote", True, ("installer",))],
+                               required_by={"workspace_key": "workspace_id"})
+        _check_inputs(args, self._task.args)
         present = args["state"] == "present"
         windows = _executor.is_windows(self)
         # Packages are parsed before the host is touched: an expired or wrong package costs no round trip.
@@ -114,7 +124,8 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(str(exc)) from None
         path = (WindowsPath if windows else LinuxPath)(args, package, _installer(args) if windows else None,
                                                        certificate)
-        facts = _executor.probe(self, task_vars or {}, args["extra_av_services"], path.probe_secrets())
+        facts = _executor.probe(self, task_vars or {}, args["extra_av_services"], path.probe_secrets(),
+                                path.probe_paths())
         classified = classify(facts)
         generation = classified.generation
         result.update(generation=generation, os_label=classified.os_label,

@@ -32,7 +32,14 @@ class ActionModule(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = _flow.arguments(self, ARGUMENT_SPEC, may_be_empty=("proxy_url", "proxy_username", "proxy_password"),
+                               required_by={"proxy_username": "proxy_url", "proxy_password": "proxy_username"})
+        if args["state"] == "absent":
+            given = [name for name in ("workspace_key", "proxy_url", "proxy_username", "proxy_password")
+                     if args[name] is not None]
+            if given:
+                raise AnsibleActionFail(f"{', '.join(given)} applies to state=present (adding the workspace); with "
+                                        "state=absent it would do nothing: remove it.")
         try:
             args["workspace_id"] = _inputs.guid("workspace_id", args["workspace_id"])
             proxy_url = args["proxy_url"]   # host:port, as SetProxyInfo takes it; a scheme is tolerated

@@ -15,6 +15,7 @@ $spec = @{
     options = @{
         operation = @{ type = 'str'; required = $true; choices = @('probe', 'apply') }
         av_services = @{ type = 'list'; elements = 'str'; default = @() }
+        paths = @{ type = 'list'; elements = 'str'; default = @() }
         steps = @{ type = 'list'; elements = 'dict'; default = @() }
         secrets = @{ type = 'dict'; no_log = $true; default = @{} }
         staged = @{ type = 'list'; elements = 'str'; default = @() }
@@ -41,6 +42,29 @@ Function Get-FileVersion {
     param([string]$Path)
     if (-not (Test-Path -LiteralPath $Path)) { return $null }
     return (Get-Item -LiteralPath $Path).VersionInfo.FileVersion
+}
+
+Function Get-PathFacts {
+    # Installers given as already on the host: whether each is a file, and its format by its first bytes
+    # (an MSI is an OLE compound document, D0 CF 11 E0; an executable starts with MZ).
+    $found = @()
+    foreach ($path in $module.Params.paths) {
+        $entry = @{ path = $path; exists = [bool](Test-Path -LiteralPath $path -PathType Leaf); format = $null }
+        if ($entry.exists) {
+            try {
+                $stream = [System.IO.File]::OpenRead($path)
+                try {
+                    $head = New-Object byte[] 8
+                    $read = $stream.Read($head, 0, 8)
+                } finally { $stream.Dispose() }
+                if ($read -ge 8 -and [BitConverter]::ToString($head, 0, 8) -eq 'D0-CF-11-E0-A1-B1-1A-E1') { $entry.format = 'msi' }
+                elseif ($read -ge 2 -and $head[0] -eq 0x4D -and $head[1] -eq 0x5A) { $entry.format = 'exe' }
+            }
+            catch { $entry.format = $null }
+        }
+        $found += $entry
+    }
+    return , $found
 }
 
 Function Get-ServiceFacts {
@@ -382,6 +406,7 @@ Function Get-HostFacts {
         staging_dir = [System.IO.Path]::GetTempPath()
         hardening = Get-HardeningFacts
         powershell_version = $PSVersionTable.PSVersion.ToString()
+        host_paths = Get-PathFacts
     }
 }
 

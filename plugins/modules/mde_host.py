@@ -32,6 +32,11 @@ options:
     type: list
     elements: str
     default: []
+  paths:
+    description: With O(operation=probe), installers already on the host to look at (RV(facts.host_paths)).
+    type: list
+    elements: str
+    default: []
   steps:
     description:
       - With O(operation=apply), the steps, each a dict with C(name) (C(set_passive_mode),
@@ -318,4 +323,20 @@ facts:
       description: C($PSVersionTable.PSVersion).
       returned: always
       type: str
+    host_paths:
+      description: One entry for each path of O(paths).
+      returned: always
+      type: list
+      elements: dict
+      contains:
+        path:
+          description: The path as given.
+          type: str
+        exists:
+          description: It is a file on the host.
+          type: bool
+        format:
+          description: Its format by its first bytes - C(msi) (an OLE compound document, as md4ws.msi), C(exe)
+            (C(MZ), as C(MMASetup-AMD64.exe)) or C(null).
+          type: str
 """

@@ -19,10 +19,19 @@ class CertificateError(ValueError):
 
 def read_certificate(path: str) -> dict:
     """{"local_path", "sha256", "name", "thumbprint"} of a DER or PEM certificate file."""
+    if os.path.isdir(path):
+        raise CertificateError(f"certificate {path} is a directory; give the InterCA.cer file itself (R-41).")
     if not os.path.isfile(path):
         raise CertificateError(f"certificate {path} does not exist on the controller.")
-    with open(path, "rb") as handle:
-        raw = handle.read()
+    try:
+        if os.path.getsize(path) > 1 << 20:
+            raise CertificateError(f"certificate {path} is larger than 1 MiB, which no certificate is; give the "
+                                   "InterCA.cer file (R-41).")
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise CertificateError(f"certificate {path} cannot be read on the controller ({exc.strerror}); check its "
+                               "permissions for the user that runs Ansible.") from None
     der = raw
     if raw.lstrip().startswith(b"-----BEGIN CERTIFICATE-----"):
         body = b"".join(line for line in raw.splitlines() if line.strip() and not line.startswith(b"-----"))

@@ -57,15 +57,17 @@ def run(action, task_vars: dict, operation: str, **args) -> dict:
     return result
 
 
-def probe(action, task_vars: dict, extra_av_services=(), secrets=None) -> dict:
+def probe(action, task_vars: dict, extra_av_services=(), secrets=None, paths=()) -> dict:
     """One remote execution that returns the host's facts (third-party AV services are looked up on Windows only).
 
     ``secrets`` (Linux: a proxy URL with credentials) go in the executor's no_log option, for the probe to compare
-    with what the host holds; the facts never carry them.
+    with what the host holds; the facts never carry them.  ``paths`` (Windows: installers already on the host)
+    are looked at by the probe (``host_paths``: whether each is a file, and its format).
     """
     if not is_windows(action):
         return run(action, task_vars, "probe", **({"secrets": secrets} if secrets else {}))["facts"]
-    return run(action, task_vars, "probe", av_services=_av_services(extra_av_services))["facts"]
+    extra = {"paths": list(paths)} if paths else {}
+    return run(action, task_vars, "probe", av_services=_av_services(extra_av_services), **extra)["facts"]
 
 
 def apply(action, task_vars: dict, steps: list, secrets: dict, staged: list, timeout: int,

@@ -18,7 +18,10 @@ import posixpath
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _inputs, _steps
+
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 @dataclasses.dataclass
@@ -27,6 +30,17 @@ class Applied:
     records: list
     failed: dict | None
     reboot_required: bool
+
+
+def arguments(action, spec: dict, may_be_empty=(), **constraints) -> dict:
+    """The task's arguments, validated: the shapes Ansible would convert silently first (one sentence each), then
+    the argument spec with its declared constraints (required_if, required_by, mutually_exclusive)."""
+    try:
+        _inputs.check_raw(action._task.args, spec, may_be_empty)
+    except _inputs.InputError as exc:
+        raise AnsibleActionFail(str(exc)) from None
+    _validation, args = action.validate_argument_spec(argument_spec=spec, **constraints)
+    return args
 
 
 def local_file(path: str, option: str, directory_hint: str, missing_hint: str) -> dict:
@@ -40,14 +54,27 @@ def local_file(path: str, option: str, directory_hint: str, missing_hint: str) -
     if not os.path.isfile(path):
         raise AnsibleActionFail(f"{option} {path} does not exist on the controller{missing_hint}.")
     digest = hashlib.sha256()
+    head = b""
     try:
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
+                head = head or chunk[:8]
                 digest.update(chunk)
     except OSError as exc:
         raise AnsibleActionFail(f"{option} {path} cannot be read on the controller ({exc.strerror}); check its "
                                 "permissions for the user that runs Ansible.") from None
-    return {"local_path": path, "sha256": digest.hexdigest(), "name": os.path.basename(path)}
+    return {"local_path": path, "sha256": digest.hexdigest(), "name": os.path.basename(path),
+            "format": file_format(head)}
+
+
+def file_format(head: bytes) -> str | None:
+    """An installer's format by its first bytes: ``msi`` (an OLE compound document, as md4ws.msi), ``exe`` (a
+    Windows executable, ``MZ``, as MMASetup-AMD64.exe), else None."""
+    if head[:8] == _OLE_MAGIC:
+        return "msi"
+    if head[:2] == b"MZ":
+        return "exe"
+    return None
 
 
 def public_steps(steps: list[dict], status: str) -> list[dict]:

@@ -82,3 +82,46 @@ def has_credentials(value) -> bool:
 def mask_credentials(value: str) -> str:
     """The URL with its user and password shown as ******** (the executors mask them the same way)."""
     return _CREDENTIALS.sub(r"\1********@", value) if isinstance(value, str) else value
+
+
+_BOOLEANS = frozenset(("true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f"))
+_SCALARS = ("str", "path", "int", "bool", "raw")
+
+
+def _kind(value) -> str | None:
+    if isinstance(value, dict):
+        return "dict"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return None
+
+
+def check_raw(raw: dict, spec: dict, may_be_empty=()) -> None:
+    """Shapes Ansible would convert silently or report in its own words, checked on the task's arguments as given.
+
+    A list or a dict for a single value, a dict or nested lists for a list, an empty value (except the options
+    in ``may_be_empty``, where empty has a meaning), a word that is not a boolean, a number that is not whole.
+    """
+    for name, value in raw.items():
+        option = spec.get(name)
+        if option is None or value is None:
+            continue
+        kind, given = option.get("type", "str"), _kind(value)
+        if kind in _SCALARS and given:
+            raise InputError(f"{name} must be one value, not a {given}; one task gives one {name} (use a host or "
+                             "group variable to give each host its own).")
+        if kind == "list" and given == "dict":
+            raise InputError(f"{name} must be a list, not a dict.")
+        if kind == "list" and given == "list":
+            if any(_kind(item) for item in value):
+                raise InputError(f"{name} must be a list of single values, not of lists or dicts.")
+            if any(isinstance(item, str) and not item.strip() for item in value):
+                raise InputError(f"{name} holds an empty name; remove it.")
+        if isinstance(value, str) and not value.strip() and name not in may_be_empty:
+            raise InputError(f"{name} is empty; give a value or leave the option out.")
+        if kind == "bool" and isinstance(value, str) and value.strip().lower() not in _BOOLEANS:
+            raise InputError(f"{name} must be true or false, got {value!r}.")
+        if kind == "int" and isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+            raise InputError(f"{name} must be a whole number, got {value!r}.")
+        if kind == "int" and isinstance(value, float) and not value.is_integer():
+            raise InputError(f"{name} must be a whole number, got {value!r}.")

@@ -38,6 +38,11 @@ class WindowsPath:
     def probe_secrets() -> dict:
         return {}
 
+    def probe_paths(self) -> list[str]:
+        """Installers already on the host (installer_remote), looked at by the probe."""
+        remote = (self.want.installer or {}).get("remote_path")
+        return [remote] if remote else []
+
     def secrets(self) -> dict:
         secrets = {}
         if self.package is not None:
@@ -90,6 +95,10 @@ class LinuxPath:
     @staticmethod
     def view(facts: dict, _generation: str) -> dict:
         return _linux_verify.view_of(facts)
+
+    @staticmethod
+    def probe_paths() -> list[str]:
+        return []
 
     def probe_secrets(self) -> dict:
         """What the probe compares on the host without returning it: a proxy URL that holds credentials."""

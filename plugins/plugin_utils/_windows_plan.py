@@ -31,7 +31,7 @@ class Want:
     state: str = "present"
     package: object = None              # PackageInfo (onboarding or offboarding) or None
     passive_mode: bool | None = None
-    installer: dict | None = None       # {"local_path", "sha256", "name"} or {"remote_path"}
+    installer: dict | None = None       # {"local_path", "sha256", "name", "format"} or {"remote_path"}
     workspace_id: str | None = None
     has_workspace_key: bool = False
     cloud: str = "commercial"
@@ -103,6 +103,28 @@ def _need_installer(want: Want, what: str, label: str, spec: str) -> dict:
     return want.installer
 
 
+_FORMATS = {"msi": "a Windows Installer package (an OLE compound document, as md4ws.msi)",
+            "exe": "a Windows executable (it starts with MZ, as MMASetup-AMD64.exe)"}
+
+
+def _checked_installer(facts: dict, want: Want, expected: str, what: str, label: str, spec: str) -> dict:
+    """The installer, refused before it is copied or run when it is missing on the host (installer_remote) or
+    its first bytes show the other installer: md4ws.msi is an MSI, the MMA setup an executable."""
+    installer = _need_installer(want, what, label, spec)
+    shown, found = installer.get("remote_path") or installer.get("name"), installer.get("format")
+    if installer.get("remote_path"):
+        seen = next((p for p in facts.get("host_paths") or [] if p.get("path") == installer["remote_path"]), None)
+        if seen is not None and not seen.get("exists"):
+            raise Refused(f"installer {shown} does not exist on the host (installer_remote: true); give its path as "
+                          "the host sees it, or set installer_remote: false to copy it from the controller.")
+        found = (seen or {}).get("format")
+    other = "exe" if expected == "msi" else "msi"
+    if found == other:
+        raise Refused(f"installer {shown} is {_FORMATS[other]}, not {_FORMATS[expected]}: {label} needs {what} "
+                      f"({spec}).")
+    return installer
+
+
 def plan_onboard(facts: dict, want: Want) -> list[dict]:
     gen = classify(facts)
     if gen.generation == "unsupported":
@@ -164,7 +186,7 @@ def _unified_install_steps(facts: dict, want: Want, passive: bool | None, label:
     if str((facts.get("os") or {}).get("version", "")).startswith("10.") and not defender.get("feature_installed"):
         steps.append({"name": "enable_defender_feature", "stop_if_reboot": True})
     if _host_view.md4ws_product(facts) is None:
-        installer = _need_installer(want, "md4ws.msi", label, "R-20")
+        installer = _checked_installer(facts, want, "msi", "md4ws.msi", label, "R-20")
         steps.append(_installer_step("install_msi", installer,
                                      properties="FORCEPASSIVEMODE=1" if passive else "", stop_if_reboot=True))
     return steps
@@ -176,7 +198,7 @@ def _downlevel_steps(facts: dict, want: Want, label: str) -> list[dict]:
                       "workspace_key of the Defender for Endpoint workspace (R-23).")
     steps = []
     if not (facts.get("mma") or {}).get("installed"):
-        installer = _need_installer(want, "the Microsoft Monitoring Agent setup", label, "R-23")
+        installer = _checked_installer(facts, want, "exe", "the Microsoft Monitoring Agent setup", label, "R-23")
         steps.append(_installer_step("install_mma", installer))
     if want.workspace_id.lower() not in _host_view.mma_workspaces(facts):
         steps.append({"name": "add_mma_workspace", "workspace_id": want.workspace_id, "key": "workspace_key",

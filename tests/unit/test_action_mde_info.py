@@ -80,6 +80,6 @@ def test_executor_failure_is_one_clear_sentence():
 def test_wrong_argument_type_is_refused():
     action = make_action(args={"extra_av_services": {"not": "a list"}})
     action._execute_module = MagicMock()
-    with pytest.raises(AnsibleActionFail, match="argument 'extra_av_services' is of type dict"):
+    with pytest.raises(AnsibleActionFail, match="extra_av_services must be a list, not a dict"):
         action.run(task_vars={})
     action._execute_module.assert_not_called()

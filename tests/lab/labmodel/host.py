@@ -71,9 +71,10 @@ def execute(host: str, profile: str, overrides: dict, faults: list[str], call: p
                                    if platform == "windows" else "/etc/os-release: Input/output error")
             operation = call.params.get("operation")
             if operation == "probe":
-                facts = (windows.probe(state, call.params.get("av_services") or [], faults)
+                params = call.params
+                facts = (windows.probe(state, params.get("av_services") or [], faults, params.get("paths"))
                          if platform == "windows" else linux.probe(state, faults, store.fired_faults(host),
-                                                          call.params.get("secrets")))
+                                                                   params.get("secrets")))
                 result = {"changed": False, "facts": facts}
             elif operation == "apply" and call.check_mode:
                 raise LabHostError("apply is never sent in check mode")

@@ -1,4 +1,4 @@
-"""What a Windows host answers to the executor's probe, from its modeled state (docs/generations.md)."""
+"""What a Windows host answers to the executor's probe, from its modeled state (sensor, Defender Antivirus, md4ws, MMA)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def sense_present(state: dict) -> bool:
 
 
 def defender_present(state: dict) -> bool:
-    # 2012 R2 gains Defender AV from md4ws.msi; 2016+ and 8.1 ship it (md4ws.msi, docs/generations.md).
+    # 2012 R2 gains Defender AV from md4ws.msi; 2016+ and 8.1 ship it.
     return bool(state["defender"]["present"] or state["md4ws"]["installed"])
 
 
@@ -45,7 +45,17 @@ def running_mode(state: dict, faults=None) -> str | None:
     return "Normal"
 
 
-def probe(state: dict, av_services: list[str], faults: list[str] = ()) -> dict:
+def _host_paths(state: dict, paths) -> dict:
+    """Installers asked about at probe: a file of host_files exists, and its format shows in its first bytes."""
+    found = []
+    for path in paths or ():
+        on_host = state["host_files"].get(path)
+        found.append({"path": path, "exists": bool(on_host),
+                      "format": {"md4ws": "msi", "mma": "exe"}.get(on_host.get("product")) if on_host else None})
+    return found
+
+
+def probe(state: dict, av_services: list[str], faults: list[str] = (), paths=()) -> dict:
     defender = state["defender"]
     tamper = bool(defender["tamper_protected"] or "tamper_protected" in faults)
     services = {"Sense": None, "WinDefend": None, "WdNisSvc": None, "HealthService": None}
@@ -108,6 +118,7 @@ def probe(state: dict, av_services: list[str], faults: list[str] = ()) -> dict:
         "free_disk_mb": state["free_disk_mb"],
         "powershell_version": "5.1.17763.1",
         "staging_dir": "C:\\Users\\ansible\\AppData\\Local\\Temp\\",
+        "host_paths": _host_paths(state, paths),
         "hardening": {
             "ca_thumbprints": list(state["ca_thumbprints"]),
             "scep_spynet_reporting": state["scep"]["spynet_reporting"],
