@@ -15,6 +15,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -35,10 +36,15 @@ def _credential_type(name: str) -> dict:
     return next(t for t in assets["credential_types"] if t["name"] == name)
 
 
-def _inventory() -> dict:
-    """tests/lab/inventory.yml as an inventory script's --list output (what AWX gives ansible-playbook)."""
+def _inventory(with_localhost: bool = False) -> dict:
+    """tests/lab/inventory.yml as an inventory script's --list output (what AWX gives ansible-playbook); with
+    localhost as a host of its own, as many AWX inventories hold it (then --limit can leave it out)."""
     source = yaml.safe_load((LAB / "inventory.yml").read_text())["all"]["children"]
     data = {"_meta": {"hostvars": {}}, "all": {"children": sorted(source) + ["ungrouped"]}, "ungrouped": {"hosts": []}}
+    if with_localhost:
+        data["ungrouped"]["hosts"] = ["localhost"]
+        data["_meta"]["hostvars"]["localhost"] = {"ansible_connection": "local",
+                                                  "ansible_python_interpreter": sys.executable}
     for group, spec in source.items():
         data[group] = {"hosts": sorted(spec["hosts"]), "vars": spec.get("vars", {})}
         for host, hostvars in spec["hosts"].items():
@@ -53,7 +59,8 @@ def job(tmp_path_factory):
     packages = package_factory.write_set(str(base / "packages"))
     state = base / "lab-state"
 
-    def launch(name: str, *, check: bool = False, limit: str | None = None, moved: bool = False) -> dict:
+    def launch(name: str, *, check: bool = False, limit: str | None = None, moved: bool = False,
+               with_localhost: bool = False) -> dict:
         pdd = base / name / "job"
         env = {"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
                "ANSIBLE_CONNECTION_PLUGINS": str(LAB / "connection_plugins"), "MDE_LAB_STATE_DIR": str(state),
@@ -74,7 +81,7 @@ def job(tmp_path_factory):
                   "mde_mma_installer": packages["mma_setup"]}
         cmdline = [*args, "--forks", "25"] + (["--check", "--diff"] if check else [])
         cmdline += ["--limit", limit] if limit else []
-        awx_job.write_private_data_dir(str(pdd), str(ROOT), _inventory(), survey, env, cmdline)
+        awx_job.write_private_data_dir(str(pdd), str(ROOT), _inventory(with_localhost), survey, env, cmdline)
         if moved:
             result = _transmit_worker_process(base / name, pdd)
         else:
@@ -179,13 +186,15 @@ def test_onboard_job_reads_the_injected_packages_and_reports(job):
     _assert_no_secret(result)
 
 
-@pytest.mark.parametrize("limit, hosts", [
-    ("lab_linux", {"ubuntu2204", "debian12", "rhel9", "rhel9-fanotify"}),
-    ("srv2019", {"srv2019"}),
+@pytest.mark.parametrize("limit, hosts, with_localhost", [
+    ("lab_linux", {"ubuntu2204", "debian12", "rhel9", "rhel9-fanotify"}, False),
+    ("srv2019", {"srv2019"}, False),
+    ("lab_linux", {"ubuntu2204", "debian12", "rhel9", "rhel9-fanotify"}, True),
 ])
-def test_limit_keeps_the_report_and_the_summary(job, limit, hosts):
-    """AWX's Limit field becomes --limit: the report (and set_stats) must cover the limited hosts."""
-    result = job(f"limit-{limit}", check=True, limit=limit)
+def test_limit_keeps_the_report_and_the_summary(job, limit, hosts, with_localhost):
+    """AWX's Limit field becomes --limit: the report (and set_stats) must cover the limited hosts, also when the
+    inventory holds localhost itself (the limit then leaves it out)."""
+    result = job(f"limit-{limit}-{with_localhost}", check=True, limit=limit, with_localhost=with_localhost)
     events = _events(result["artifacts"])
     assert _hosts_with_events(events) == hosts
     report = result["report"]

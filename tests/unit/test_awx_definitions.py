@@ -47,7 +47,7 @@ def _declared_variables() -> set[str]:
     for spec in ROOT.glob("roles/*/meta/argument_specs.yml"):
         for entry in yaml.safe_load(spec.read_text())["argument_specs"].values():
             names |= set(entry.get("options", {}))
-    for path in list(ROOT.glob("playbooks/*.yml")) + list(ROOT.glob("roles/*/*/*.yml")):
+    for path in list(ROOT.glob("playbooks/**/*.yml")) + list(ROOT.glob("roles/*/*/*.yml")):
         names |= set(re.findall(r"\bmde_[a-z0-9_]+\b", path.read_text()))
     return names
 
