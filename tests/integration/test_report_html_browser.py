@@ -20,6 +20,7 @@ import package_factory
 PLAYBOOKS = ROOT / "playbooks"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 UNAVAILABLE = ROOT / ".build" / "browser-unavailable"
+SHOTS = ROOT / ".build" / "report-screenshots"
 WHY = (UNAVAILABLE.read_text().strip() if UNAVAILABLE.exists() else
        "Chromium is not installed here (bash scripts/setup_browser.sh installs Debian's chromium)")
 needs_chromium = pytest.mark.skipif(not CHROMIUM, reason=WHY)
@@ -111,7 +112,10 @@ def _probe(tmp_path, html: str) -> dict:
 
 
 def _screenshot(tmp_path, page, name, capsys):
-    shot = tmp_path / name
+    """A 1024 px wide screenshot, kept in .build/report-screenshots (pytest's tmp folders are soon rotated)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / name
+    shot.unlink(missing_ok=True)
     proc = _chromium(tmp_path, page, f"--screenshot={shot}")
     assert shot.exists() and shot.stat().st_size > 20000, proc.stderr[-2000:]
     with capsys.disabled():
