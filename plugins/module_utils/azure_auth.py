@@ -204,21 +204,30 @@ def credential(auth):
                                            disable_instance_discovery=auth["disable_instance_discovery"], **kwargs)
 
 
-class _WithoutAutoRegistration(list):
-    """per_call_policies for ARM clients: azure-mgmt-core appends a policy that registers a resource provider
-    (a POST) whenever ARM answers MissingSubscriptionRegistration. That write would break check mode and is not
-    the module's to make: drop it, so the 409 reaches the error mapping as one sentence."""
+def _policies(config, kwargs):
+    """The generated clients' default pipeline minus ARMAutoResourceProviderRegistrationPolicy.
 
-    def append(self, policy):
-        if type(policy).__name__ != "ARMAutoResourceProviderRegistrationPolicy":
-            super().append(policy)
+    That policy answers ARM's MissingSubscriptionRegistration (409) by registering the resource provider - a POST
+    to the subscription that would break check mode and is not the module's to make. Without it, the 409 reaches
+    the error mapping as one sentence that says how to register the provider.
+    """
+    policies = import_sdk("azure.core.pipeline.policies")
+    chain = [policies.RequestIdPolicy(**kwargs), config.headers_policy, config.user_agent_policy, config.proxy_policy,
+             policies.ContentDecodePolicy(**kwargs), config.redirect_policy, config.retry_policy,
+             config.authentication_policy, config.custom_hook_policy, config.logging_policy,
+             policies.DistributedTracingPolicy(**kwargs),
+             policies.SensitiveHeaderCleanupPolicy(**kwargs) if config.redirect_policy else None,
+             config.http_logging_policy]
+    return [p for p in chain if p is not None]
 
 
 def arm_client(client_class, auth, cred, **kwargs):
     """Any track-2 ARM management client (SecurityCenter, HybridComputeManagementClient...) on the resolved cloud."""
-    return client_class(cred, auth["subscription_id"], base_url=auth["arm_endpoint"],
-                        credential_scopes=[auth["credential_scope"]], per_call_policies=_WithoutAutoRegistration(),
-                        **_transport_kwargs(auth), **kwargs)
+    kwargs.update(base_url=auth["arm_endpoint"], credential_scopes=[auth["credential_scope"]],
+                  **_transport_kwargs(auth))
+    probe = client_class(cred, auth["subscription_id"], **kwargs)
+    config = probe._config  # pylint: disable=protected-access  # every generated ARM client has one
+    return client_class(cred, auth["subscription_id"], policies=_policies(config, kwargs), **kwargs)
 
 
 def public(auth):
