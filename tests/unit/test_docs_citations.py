@@ -24,6 +24,8 @@ ABSENT = [
     (re.compile(r"/work/shared|/work/briefs"), "an absolute path outside the checkout"),
 ]
 SHARED = re.compile(r"\.\./shared\b")
+READER = re.compile(r"^\s*(import real_packages|from real_packages import)", re.M)
+SHARED_PATH = re.compile(r"""/ ["']shared["']|["']\.\./shared/?["']""")
 DOCS_PAGE = re.compile(r"(?<![\w/.-])docs/([\w.-]+\.md)")
 MD_LINK = re.compile(r"\]\(([^)\s#]+)(#[^)]*)?\)")
 
@@ -42,9 +44,11 @@ def tree() -> list[pathlib.Path]:
 
 
 def reads_shared_material(path: pathlib.Path, text: str) -> bool:
-    """Test code that reads the real packages beside the checkout (and skips when they are absent)."""
+    """Test code that reads the shared material beside the checkout (real packages, Microsoft's example payloads)
+    and skips when it is absent: a test module whose code builds a path through a ``"shared"`` folder, or that
+    imports the one that does (``tests/real_packages.py``)."""
     rel = path.relative_to(ROOT).as_posix()
-    return rel.startswith("tests/") and path.suffix == ".py" and ("real-packages" in text or "real_packages" in text)
+    return rel.startswith("tests/") and path.suffix == ".py" and bool(SHARED_PATH.search(text) or READER.search(text))
 
 
 def offences(path: pathlib.Path, text: str) -> list[str]:
@@ -70,6 +74,8 @@ def test_the_patterns_catch_what_they_must_and_spare_code_names():
         assert not offences(sample, line), line
     reader = ROOT / "tests" / "real_packages.py"
     assert not offences(reader, 'SHARED = ROOT.parent / "shared" / "real-packages"  # ../shared beside the checkout')
+    assert offences(reader, '"""Reads ../shared/real-packages."""\nFOLDER = "real-packages"')
+    assert offences(ROOT / "docs" / "x.md", 'FOLDER = ROOT.parent / "shared"  # ../shared')
 
 
 def test_no_text_points_at_a_document_outside_the_repository():
