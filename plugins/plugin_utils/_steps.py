@@ -155,6 +155,9 @@ def failure_message(record: dict) -> str:
                 "Application event log and installer logs, then run again (raise step_timeout if the host is slow).")
     detail = f" ({record['detail']})" if record.get("detail") else ""
     if name in ("install_msi", "uninstall_msi", "install_mma"):
+        if rc is None and str(record.get("detail", "")).startswith("file not found"):
+            return (f"step '{what}' found no installer on the host ({record['detail']}); give its path as the host "
+                    "sees it (installer_remote: true) or a path on the controller to copy, then run again.")
         if record.get("signature"):
             return (f"step '{what}' refused the installer: its Authenticode signature is {record['signature']}; "
                     "use the package as downloaded from Microsoft (install.ps1 exit 15).")

@@ -16,7 +16,7 @@ import package_factory
 from conftest import ROOT
 from windows_lab import inventory
 
-PLAYBOOK = ROOT / "tests" / "integration" / "playbooks" / "bad_inputs.yml"
+PLAYBOOK = ROOT / "tests" / "integration" / "playbooks" / "module_per_host.yml"
 WS = package_factory.MDE_WORKSPACE_ID
 KEY = package_factory.FAKE_WORKSPACE_KEY
 ORG = package_factory.FAKE_ORG
