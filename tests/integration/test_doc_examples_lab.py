@@ -69,9 +69,19 @@ def test_module_examples_run_on_the_lab(module, packages, tmp_path):
              "vars": {"mde_workspace_id": package_factory.MDE_WORKSPACE_ID,
                       "mde_workspace_key": package_factory.FAKE_WORKSPACE_KEY},
              "tasks": tasks}]
+    play[0]["tasks"].append({
+        "name": "save each example's registered result", "delegate_to": "localhost",
+        "ansible.builtin.copy": {"content": "{{ lookup('ansible.builtin.vars', 'result_' ~ inventory_hostname) | to_json }}",
+                                 "dest": "{{ lookup('ansible.builtin.env', 'MDE_TEST_OUT') }}/{{ inventory_hostname }}.json",
+                                 "mode": "0600"}})
     playbook = tmp_path / "examples.yml"
     playbook.write_text(json.dumps(play))
     lab = Lab(tmp_path / "state")
-    proc = lab.playbook(playbook, inventory=inventory(tmp_path, hosts))
+    proc, results = lab.run(playbook, inventory(tmp_path, hosts), tmp_path / "out")
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "failed=0" in proc.stdout and "changed=1" in proc.stdout
+    assert set(results) == set(hosts)
+    names = {f"h{i}": t["name"] for i, t in enumerate(tasks)}
+    for host, result in results.items():
+        # Each example runs on a host of the kind it is written for, from a state it has work to do on.
+        assert not result.get("failed") and result.get("changed") is True, (names[host], result.get("msg"))
+        assert not result.get("skipped"), names[host]

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from conftest import LAB, ROOT, Lab
-from windows_lab import secrets
+from windows_lab import inventory, secrets
 
 import package_factory
 
@@ -90,6 +90,7 @@ def test_second_run_changes_nothing_across_the_fleet(fleet):
     # mde_info's probe, then the role's mde_onboard probe; no apply, except the host whose unsigned installer
     # is refused again on the host (a failed step changes nothing); srv2022-down never answers.
     expect = {"srv2022-down": [], "srv2012r2-unpatched": ["probe"], "srv2016-unsigned": ["probe", "probe", "apply"]}
+    assert runs["onboard_again"]["report"]["summary"]["changed"] == 0
     for host, operations in runs["onboard_again"]["operations"].items():
         new = operations[len(runs["onboard"]["operations"][host]):]
         expected = expect.get(host, ["probe"] if host in UNSUPPORTED else ["probe", "probe"])
@@ -183,3 +184,120 @@ def test_html_report_needs_no_sideways_scrolling_in_chromium(fleet, width, tmp_p
     subprocess.run(args + [f"--screenshot={shot}", (runs["onboard"]["dir"] / "report.html").as_uri()],
                    capture_output=True, timeout=120, check=False)
     assert shot.stat().st_size > 10000
+
+
+LINUX = {"ubuntu2204", "debian12", "rhel9", "rhel9-fanotify"}
+
+
+def _custom_stats(stdout: str) -> dict:
+    """What set_stats published (ANSIBLE_SHOW_CUSTOM_STATS): the JSON after 'RUN:' in the recap."""
+    start = stdout.index("RUN:", stdout.index("CUSTOM STATS")) + len("RUN:")
+    return json.JSONDecoder().raw_decode(stdout[start:].lstrip())[0]
+
+
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory):
+    """Runs on parts of the lab fleet: --limit to a group and to one host, and runs where every targeted host
+    fails at the first step (the host is down): each must still write the report and publish the summary."""
+    base = tmp_path_factory.mktemp("small")
+    packages = package_factory.write_set(str(base / "packages"))
+    fleet_vars = base / "fleet.json"
+    fleet_vars.write_text(json.dumps(package_factory.fleet_vars(packages)))
+    lab = Lab(base / "state")
+
+    def run(name, playbook, *args):
+        report = base / "reports" / name
+        proc = lab.playbook(PLAYBOOKS / f"{playbook}.yml", "-e", f"@{fleet_vars}", *args, inventory=INVENTORY,
+                            MDE_REPORT_DIR=str(report), ANSIBLE_SHOW_CUSTOM_STATS="True")
+        path = report / "report.json"
+        return {"proc": proc, "report": json.loads(path.read_text()) if path.exists() else None,
+                "stats": _custom_stats(proc.stdout) if "CUSTOM STATS" in proc.stdout else None}
+
+    return {
+        "group": run("group", "onboard", "-l", "lab_linux"),
+        "one": run("one", "verify", "-l", "debian12"),
+        "down": run("down", "onboard", "-e", "mde_hosts=srv2022-down"),
+        "down_limit": run("down_limit", "onboard", "-l", "srv2022-down"),
+        "down_verify": run("down_verify", "verify", "-e", "mde_hosts=srv2022-down"),
+        "down_offboard": run("down_offboard", "offboard", "-l", "srv2022-down"),
+    }
+
+
+def test_report_and_summary_survive_limit_to_a_group(small_runs):
+    run = small_runs["group"]
+    assert run["proc"].returncode == 0, run["proc"].stdout[-3000:]
+    assert set(run["report"]["hosts"]) == LINUX                 # the limited hosts, nothing else
+    assert set(_statuses(run["report"]).values()) == {"onboarded"}
+    assert run["stats"]["mde_summary"] == run["report"]["summary"] and run["stats"]["mde_dry_run"] is False
+    assert set(_recap(run["proc"].stdout)) == LINUX              # localhost is not needed for the report
+
+
+def test_report_and_summary_survive_limit_to_one_host(small_runs):
+    run = small_runs["one"]
+    assert run["proc"].returncode == 0, run["proc"].stdout[-3000:]
+    assert _statuses(run["report"]) == {"debian12": "onboarded"}  # onboarded by the group run before
+    assert run["stats"]["mde_summary"]["total"] == 1 and run["stats"]["mde_summary"] == run["report"]["summary"]
+
+
+@pytest.mark.parametrize("name", ["down", "down_limit", "down_verify", "down_offboard"])
+def test_report_is_written_when_every_targeted_host_fails_at_the_first_step(small_runs, name):
+    run = small_runs[name]
+    assert run["report"] is not None, run["proc"].stdout[-3000:]
+    row = run["report"]["hosts"]["srv2022-down"]
+    assert set(run["report"]["hosts"]) == {"srv2022-down"}
+    assert row["status"] == "unreachable" and "did not answer" in row["reason"]   # the host's own message
+    assert run["stats"]["mde_summary"] == run["report"]["summary"]
+    assert run["proc"].returncode != 0                            # and the run still fails
+    assert _recap(run["proc"].stdout)["srv2022-down"]["failed"] == 1
+
+
+def test_unreachable_hosts_stay_unreachable_for_ansible_beside_others(tmp_path, packages):
+    """Only the host that carries the report stays in the play when it cannot be reached; any other
+    unreachable host leaves the play as ansible-playbook does (recap unreachable, exit code 4)."""
+    lab = Lab(tmp_path / "state")
+    hosts = {"a-first": {"profile": "windows_server_2019"},
+             "b-down": {"profile": "windows_server_2022", "faults": ["unreachable"]},
+             "c-down": {"profile": "debian_12", "faults": ["unreachable"]}}
+    report = tmp_path / "report"
+    proc = lab.playbook(PLAYBOOKS / "onboard.yml", "-e", json.dumps(package_factory.fleet_vars(packages)),
+                        inventory=inventory(tmp_path, hosts), MDE_REPORT_DIR=str(report))
+    data = json.loads((report / "report.json").read_text())
+    assert _statuses(data) == {"a-first": "onboarded", "b-down": "unreachable", "c-down": "unreachable"}
+    assert "did not answer" in data["hosts"]["c-down"]["reason"]
+    recap = _recap(proc.stdout)
+    assert recap["b-down"]["unreachable"] == 1 and recap["c-down"]["unreachable"] == 1
+    assert proc.returncode == 4
+
+
+def test_a_host_that_must_restart_fails_the_run_after_the_report(tmp_path, packages):
+    lab = Lab(tmp_path / "state")
+    hosts = {"srv": {"profile": "windows_server_2016", "faults": ["msi_reboot_required"]},
+             "ok": {"profile": "windows_server_2019"}}
+    inv = inventory(tmp_path, hosts)
+    fleet = json.dumps(package_factory.fleet_vars(packages))
+    report = tmp_path / "report"
+    proc = lab.playbook(PLAYBOOKS / "onboard.yml", "-e", fleet, inventory=inv, MDE_REPORT_DIR=str(report))
+    data = json.loads((report / "report.json").read_text())
+    assert _statuses(data) == {"srv": "restart_required", "ok": "onboarded"}
+    assert data["summary"]["needs_attention"] is True
+    recap = _recap(proc.stdout)
+    assert proc.returncode == 2 and recap["srv"]["failed"] == 1 and recap["ok"]["failed"] == 0
+    lab.reboot("srv")
+    proc = lab.playbook(PLAYBOOKS / "onboard.yml", "-e", fleet, inventory=inv, MDE_REPORT_DIR=str(report))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert _statuses(json.loads((report / "report.json").read_text())) == {"srv": "onboarded", "ok": "onboarded"}
+
+
+def test_a_probe_failure_on_every_host_is_reported_with_its_message(tmp_path, packages):
+    lab = Lab(tmp_path / "state")
+    hosts = {"w": {"profile": "windows_server_2019", "faults": ["probe_error"]},
+             "l": {"profile": "rhel_9", "faults": ["probe_error"]}}
+    report = tmp_path / "report"
+    proc = lab.playbook(PLAYBOOKS / "onboard.yml", "-e", json.dumps(package_factory.fleet_vars(packages)),
+                        inventory=inventory(tmp_path, hosts), MDE_REPORT_DIR=str(report))
+    data = json.loads((report / "report.json").read_text())
+    assert set(data["hosts"]) == {"w", "l"}
+    assert {r["status"] for r in data["hosts"].values()} <= {"probe_failed", "failed"}
+    assert all(r["reason"] and "did not answer" not in r["reason"] for r in data["hosts"].values())
+    assert proc.returncode == 2 and all(r["failed"] == 1 for r in _recap(proc.stdout).values())
+    assert [c["operation"] for c in lab.executions("w")] == ["probe"]        # nothing after the failed read

@@ -14,15 +14,22 @@ import package_factory
 
 ROLES = {"windows_modern": "windows_server_2022", "windows_unified": "windows_server_2016",
          "windows_downlevel": "windows_7_sp1", "linux": "debian_12"}
+ROLES_GENERATION = {"windows_modern": "modern", "windows_unified": "unified", "windows_downlevel": "downlevel",
+                    "linux": "linux"}
 
 
 def _play(tmp_path, role, role_vars, tasks_from=None):
+    """A play that runs the role, then saves the role's registered result (<role>_result) as JSON per host."""
     include = {"name": f"defender.endpoint.{role}"}
     if tasks_from:
         include["tasks_from"] = tasks_from
+    save = {"name": "save the role's result", "delegate_to": "localhost",
+            "ansible.builtin.copy": {"content": "{{ %s_result | to_json }}" % role,
+                                     "dest": "{{ lookup('ansible.builtin.env', 'MDE_TEST_OUT') }}/"
+                                             "{{ inventory_hostname }}.json", "mode": "0600"}}
     play = [{"name": "role", "hosts": "all", "gather_facts": False,
-             "tasks": [{"name": "run the role", "ansible.builtin.include_role": include, "vars": role_vars}]}]
-    path = tmp_path / f"{role}.json"
+             "tasks": [{"name": "run the role", "ansible.builtin.include_role": include, "vars": role_vars}, save]}]
+    path = tmp_path / f"{role}-{tasks_from or 'main'}.json"
     path.write_text(json.dumps(play))
     return path
 
@@ -47,13 +54,34 @@ def test_each_role_onboards_its_generation_then_offboards(role, packages, tmp_pa
     lab = Lab(tmp_path / "state")
     shared = package_factory.fleet_vars(packages)          # the fleet-wide settings, set once
     inv = inventory(tmp_path, {"h": {"profile": ROLES[role], "vars": shared}})
-    proc = lab.playbook(_play(tmp_path, role, {}), inventory=inv)
+    proc, results = lab.run(_play(tmp_path, role, {}), inv, tmp_path / "out")
     assert proc.returncode == 0, proc.stdout[-2500:]
-    assert "onboarded to org " + package_factory.FAKE_ORG in proc.stdout
+    result = results["h"]
+    assert result["onboarded"] is True and result["verified"] is True and result["changed"] is True
+    assert result["org_id"] == package_factory.FAKE_ORG and result["generation"] == ROLES_GENERATION[role]
+    assert package_factory.FAKE_ORG in json.dumps(lab.state("h"))
     operations = [c["operation"] for c in lab.executions("h")]
     assert operations == ["probe", "probe", "apply"]      # the role read the host itself: mde_info, then the module
-    proc = lab.playbook(_play(tmp_path, role, {}, "offboard"), inventory=inv)
-    assert proc.returncode == 0 and "offboarded" in proc.stdout, proc.stdout[-2500:]
+    proc, results = lab.run(_play(tmp_path, role, {}, "offboard"), inv, tmp_path / "out")
+    assert proc.returncode == 0, proc.stdout[-2500:]
+    assert results["h"]["onboarded"] is False and results["h"]["changed"] is True, results["h"]
+    assert [c["operation"] for c in lab.executions("h")][3:] == ["probe", "apply"]   # no read before offboarding
+
+
+def test_linux_role_passes_an_empty_proxy_to_remove_it(packages, tmp_path):
+    """mde_proxy: "" is documented as "remove the proxy": the role hands it to mde_onboard as "", not dropped."""
+    lab = Lab(tmp_path / "state")
+    shared = package_factory.fleet_vars(packages)
+    proxied = dict(shared, mde_proxy="http://proxy.example.test:3128")
+    inv = inventory(tmp_path, {"h": {"profile": "debian_12", "vars": proxied}})
+    proc, _results = lab.run(_play(tmp_path, "linux", {}), inv, tmp_path / "out")
+    assert proc.returncode == 0, proc.stdout[-2500:]
+    assert "proxy.example.test" in json.dumps(lab.state("h"))
+    inv = inventory(tmp_path, {"h": {"profile": "debian_12", "vars": dict(shared, mde_proxy="")}})
+    proc, results = lab.run(_play(tmp_path, "linux", {}), inv, tmp_path / "out")
+    assert proc.returncode == 0, proc.stdout[-2500:]
+    assert results["h"]["changed"] is True, results["h"]              # the proxy setting was removed
+    assert "proxy.example.test" not in json.dumps(lab.state("h"))
 
 
 def test_a_role_refuses_a_host_of_another_generation(packages, tmp_path):
