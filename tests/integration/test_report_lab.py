@@ -172,7 +172,7 @@ def test_old_runs_are_removed_beyond_report_keep_runs(flow, tmp_path):
     lab = Lab(tmp_path / "state")
     inventory = _rows_inventory(tmp_path / "inv.json", rows, "h")
     ids = []
-    for _ in range(3):
+    while len(ids) < 3:
         proc = _report_only(lab, inventory, tmp_path / "r", "-e", "report_keep_runs=2")
         assert proc.returncode == 0, proc.stdout[-3000:]
         ids.append(json.loads((tmp_path / "r" / "report.json").read_text())["run_id"])
