@@ -119,8 +119,8 @@ def _transmit_worker_process(folder: pathlib.Path, pdd: pathlib.Path) -> dict:
 
 
 def _events(artifacts: pathlib.Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"),
-                                                     key=lambda p: int(p.name.split("-", 1)[0]))]
+    files = sorted((artifacts / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0]))
+    return [json.loads(p.read_text()) for p in files]
 
 
 def _stats(events: list[dict]) -> dict:

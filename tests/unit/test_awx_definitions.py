@@ -109,8 +109,8 @@ def test_playbooks_exist_and_the_workflow_runs_onboard_then_verify():
     names = {t["name"]: t for t in ASSETS["job_templates"]}
     for template in names.values():
         assert (ROOT / template["playbook"]).is_file(), template["playbook"]
-    assert {t["playbook"] for t in names.values()} == {f"playbooks/{p}.yml" for p in ("onboard", "verify", "offboard",
-                                                                                     "migrate")}
+    wanted = {f"playbooks/{p}.yml" for p in ("onboard", "verify", "offboard", "migrate")}
+    assert {t["playbook"] for t in names.values()} == wanted
     (workflow,) = ASSETS["workflow_job_templates"]
     nodes = {n["identifier"]: n for n in workflow["related"]["workflow_nodes"]}
     assert nodes["onboard"]["unified_job_template"]["name"] in names
