@@ -233,7 +233,7 @@ def test_every_row_says_cause_and_fix():
 
 if __name__ == "__main__":
     MISSING, STALE = unmatched()
-    for text, where in MISSING.items():
-        print(f"| `{text}` | TODO cause | TODO fix |  <!-- {', '.join(where)} -->")
-    for cell in STALE:
-        print(f"stale: {cell}", file=sys.stderr)
+    for MESSAGE, WHERE in MISSING.items():
+        print(f"| `{MESSAGE}` | TODO cause | TODO fix |  <!-- {', '.join(WHERE)} -->")
+    for CELL in STALE:
+        print(f"stale: {CELL}", file=sys.stderr)
