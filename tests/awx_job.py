@@ -111,3 +111,16 @@ def write_private_data_dir(base: str, project: str, inventory: dict, extra_vars:
             out.write(text)
         os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
     return base
+
+
+def inject_azure_rm(inputs: dict, env: dict) -> None:
+    """AWX's built-in 'Microsoft Azure Resource Manager' credential (a managed type with code injectors): the
+    subscription always, a service principal when client and tenant are set, else the user and password."""
+    client, tenant = inputs.get("client", ""), inputs.get("tenant", "")
+    env["AZURE_SUBSCRIPTION_ID"] = inputs.get("subscription", "")
+    if client and tenant:
+        env.update(AZURE_CLIENT_ID=client, AZURE_TENANT=tenant, AZURE_SECRET=inputs.get("secret", ""))
+    else:
+        env.update(AZURE_AD_USER=inputs.get("username", ""), AZURE_PASSWORD=inputs.get("password", ""))
+    if "cloud_environment" in inputs:
+        env["AZURE_CLOUD_ENVIRONMENT"] = inputs["cloud_environment"]

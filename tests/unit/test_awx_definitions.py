@@ -162,3 +162,23 @@ def test_workspace_credential_renders_the_workspace_variables(tmp_path):
     assert extra == {"mde_workspace_id": package_factory.MDE_WORKSPACE_ID,
                      "mde_workspace_key": package_factory.FAKE_WORKSPACE_KEY}
     assert env == {}
+
+
+@pytest.mark.parametrize("cloud", [None, "AzureUSGovernment"])
+def test_awx_azure_credential_reaches_the_azure_modules_as_a_service_principal(tmp_path, cloud):
+    """AWX's own Azure Resource Manager credential sets AZURE_* for the job; the Azure modules' auth_source auto
+    reads them as a service principal (the test's HOME has no Azure profile, so nothing else could answer)."""
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.defender.endpoint.plugins.module_utils import azure_auth
+
+    inputs = {"subscription": "0b1f6471-1bf0-4dda-aec3-111122223333",
+              "client": "5d1c3f5e-0000-4000-8000-000000000001", "tenant": "72f988bf-0000-4000-8000-000000000002",
+              "secret": "not-a-real-secret"}
+    if cloud:
+        inputs["cloud_environment"] = cloud
+    env = {"HOME": str(tmp_path), "AZURE_CONFIG_DIR": str(tmp_path / ".azure")}
+    awx_job.inject_azure_rm(inputs, env)
+    auth = azure_auth.resolve({}, env)
+    assert (auth["auth_source"], auth["subscription_id"], auth["client_id"], auth["tenant"], auth["secret"]) == (
+        "env", inputs["subscription"], inputs["client"], inputs["tenant"], inputs["secret"])
+    assert auth["cloud_environment"] == (cloud or "AzureCloud")
