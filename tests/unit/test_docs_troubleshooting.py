@@ -196,7 +196,7 @@ def test_templates_are_read_from_code():
         'def g(problems):\n    problems.append(why(1))\n'
         '_MSI_CODES = {1603: "a fatal error during installation"}\n', encoding="utf-8")
     try:
-        found = [text for text, _ in _messages_of(sample)]
+        found = [message[0] for message in _messages_of(sample)]
     finally:
         sample.unlink()
     assert sorted(found) == sorted([
