@@ -16,7 +16,7 @@ options:
       - C(auto) takes, in this order, O(client_id)/O(secret)/O(tenant) given as module arguments; the
         E(AZURE_CLIENT_ID)/E(AZURE_SECRET)/E(AZURE_TENANT) variables or a profile named by E(AZURE_PROFILE);
         the C([default]) profile of C(~/.azure/credentials) when that file exists; then the Azure CLI's login.
-        The source used is returned in RV(auth.auth_source).
+        The source used is returned as C(auth.auth_source).
       - C(env) reads E(AZURE_SUBSCRIPTION_ID), E(AZURE_CLIENT_ID), E(AZURE_SECRET), E(AZURE_TENANT) and
         E(AZURE_CLOUD_ENVIRONMENT) (or the profile named by E(AZURE_PROFILE)).
       - C(credential_file) reads the profile O(profile) (default C(default)) of C(~/.azure/credentials)
@@ -27,11 +27,10 @@ options:
       - C(msi) uses the managed identity of the machine that runs the module (O(client_id) picks a user-assigned
         identity); O(subscription_id) or E(AZURE_SUBSCRIPTION_ID) is needed.
       - Module arguments always win over what a source provides.
+      - Default E(ANSIBLE_AZURE_AUTH_SOURCE) when set, else C(auto).
     type: str
     default: auto
     choices: [auto, cli, credential_file, env, msi]
-    env:
-      - name: ANSIBLE_AZURE_AUTH_SOURCE
   profile:
     description:
       - Profile of the credentials file, for O(auth_source=credential_file).

@@ -12,7 +12,7 @@ module: defender_for_cloud
 short_description: Set a subscription's Defender for Servers plan, Defender for Endpoint integration and vulnerability assessment
 version_added: 0.2.0
 description:
-  - Sets, on one Azure subscription, what Microsoft Defender for Cloud needs before servers move to it (R-71):
+  - Sets, on one Azure subscription, what Microsoft Defender for Cloud needs before servers move to it (R-71) -
     the Defender for Servers plan and its extensions, the Defender for Endpoint integration switches, the
     vulnerability assessment provider, and optionally Plan 1 on single machines.
   - Reads every setting first and changes only those that differ from what the task asks; an option left
@@ -26,7 +26,7 @@ description:
 options:
   plan:
     description:
-      - Defender for Servers plan of the subscription (pricing C(VirtualMachines)): C(P1) or C(P2) (pricing tier
+      - Defender for Servers plan of the subscription (pricing C(VirtualMachines)), C(P1) or C(P2) (pricing tier
         C(Standard) with that sub-plan), or C(off) (pricing tier C(Free)). Unset leaves the plan as it is.
     type: str
     choices: [P1, P2, "off"]
@@ -34,7 +34,7 @@ options:
     description:
       - Plan extensions to set by name (for example C(AgentlessVmScanning), C(MdeDesignatedSubscription),
         C(FileIntegrityMonitoring)). Extensions not listed keep their state.
-      - Not allowed with O(plan=off) or on a subscription whose plan is off: the Free tier has no extensions.
+      - Not allowed with O(plan=off) or on a subscription whose plan is off; the Free tier has no extensions.
     type: list
     elements: dict
     default: []
@@ -54,7 +54,7 @@ options:
         type: dict
   mde_integration:
     description:
-      - The Defender for Endpoint integration (setting C(WDATP)): Defender for Cloud deploys and onboards the
+      - The Defender for Endpoint integration (setting C(WDATP)); Defender for Cloud deploys and onboards the
         Defender for Endpoint sensor on the subscription's servers.
     type: bool
   unified_solution:

@@ -12,7 +12,7 @@ module: defender_for_cloud_info
 short_description: Read the Defender for Servers plan, Defender for Endpoint integration and vulnerability assessment of subscriptions
 version_added: 0.2.0
 description:
-  - Reads, for one or many Azure subscriptions, what M(defender.endpoint.defender_for_cloud) sets (R-71): the
+  - Reads, for one or many Azure subscriptions, what M(defender.endpoint.defender_for_cloud) sets (R-71) - the
     Defender for Servers plan and its extensions, the Defender for Endpoint integration switches (with the Linux
     switch in its user-facing polarity), the vulnerability assessment provider, and the plan of listed machines.
   - Sends GET requests only; never changes anything. Reading needs the Security Reader role or higher (R-74).
@@ -35,7 +35,6 @@ options:
 extends_documentation_fragment:
   - defender.endpoint.azure_auth
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full

@@ -181,6 +181,41 @@ class FakeAzure:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
+class ConnectRecorder:
+    """A plain-HTTP proxy on 127.0.0.1 that records where clients want to go (CONNECT host:port) and refuses.
+
+    With HTTPS_PROXY pointing at it, a test sees which real endpoint the SDK would call without any traffic
+    leaving the machine.
+    """
+
+    def __init__(self):
+        self.targets = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+                pass
+
+            def do_CONNECT(self):  # noqa: N802
+                recorder.targets.append(self.path)
+                self.send_response(502)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:{0}".format(self.server.server_address[1])
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def _error(code, message):
     return {"error": {"code": code, "message": message}}
 

@@ -9,7 +9,7 @@ import pytest
 
 from azure_fake import CLIENT_ID, SECRET, SUBSCRIPTION, TENANT, FakeAzure
 from azure_fake.harness import auth_args, run
-from azure_fake.server import pricing_body, setting_body, va_body
+from azure_fake.server import ConnectRecorder, pricing_body, setting_body, va_body
 
 BASE = "/subscriptions/{0}/providers/Microsoft.Security".format(SUBSCRIPTION)
 PRICING = BASE + "/pricings/VirtualMachines"
@@ -233,12 +233,19 @@ def test_us_government_scope(fake, tmp_path):
 
 
 def test_us_government_endpoints_without_overrides(fake, tmp_path):
-    """Without authority/arm_endpoint the module goes to the US Government hosts (unreachable here: one sentence)."""
-    defaults = {k: v for k, v in auth_args(fake, cloud_environment="AzureUSGovernment", request_retries=0,
-                                           request_timeout=5).items() if k not in ("authority", "arm_endpoint")}
-    result = run(tmp_path, fake, [task(plan="P2")], defaults=defaults)
+    """Without authority/arm_endpoint the sign-in goes to the US Government authority: a recording proxy on
+    127.0.0.1 sees where the SDK connects and refuses, so nothing leaves the machine."""
+    proxy = ConnectRecorder()
+    try:
+        defaults = {k: v for k, v in auth_args(fake, cloud_environment="AzureUSGovernment", request_retries=0,
+                                               request_timeout=5).items() if k not in ("authority", "arm_endpoint")}
+        result = run(tmp_path, fake, [task(plan="P2")], defaults=defaults, HTTPS_PROXY=proxy.url,
+                     https_proxy=proxy.url)
+    finally:
+        proxy.stop()
     assert "sign-in to Microsoft Entra ID (AzureUSGovernment) at https://login.microsoftonline.us failed" \
         in result[0]["msg"], result[0]["msg"]
+    assert proxy.targets and set(proxy.targets) == {"login.microsoftonline.us:443"}
     assert fake.requests() == []
 
 
@@ -302,10 +309,15 @@ def test_info_reads_many_subscriptions_with_one_sign_in(tmp_path):
 def test_environment_variables_and_credentials_file(fake, tmp_path):
     defaults = {k: v for k, v in auth_args(fake).items()
                 if k not in ("subscription_id", "client_id", "secret", "tenant")}
-    by_env = run(tmp_path, fake, [{"defender.endpoint.defender_for_cloud_info": {}}], defaults=defaults,
+    without_ca = {k: v for k, v in defaults.items() if k != "ca_bundle"}
+    by_env = run(tmp_path, fake, [{"defender.endpoint.defender_for_cloud_info": {}}], defaults=without_ca,
                  AZURE_SUBSCRIPTION_ID=SUBSCRIPTION, AZURE_CLIENT_ID=CLIENT_ID, AZURE_SECRET=SECRET,
-                 AZURE_TENANT=TENANT)
+                 AZURE_TENANT=TENANT, REQUESTS_CA_BUNDLE=fake.ca)       # the CA through the environment
     assert by_env[0]["auth"]["auth_source"] == "env", by_env[0]
+    untrusted = run(tmp_path, fake, [{"defender.endpoint.defender_for_cloud_info": {"auth_source": "env"}}],
+                    defaults=dict(without_ca, request_retries=0), AZURE_SUBSCRIPTION_ID=SUBSCRIPTION,
+                    AZURE_CLIENT_ID=CLIENT_ID, AZURE_SECRET=SECRET, AZURE_TENANT=TENANT)
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted[0]["msg"] and "\n" not in untrusted[0]["msg"], untrusted[0]
     home = tmp_path / "home"
     (home / ".azure").mkdir(parents=True)
     (home / ".azure" / "credentials").write_text(

@@ -31,7 +31,8 @@ def test_role_sets_the_subscription_and_records_the_fact(tmp_path):
         check = run(tmp_path, fake, [role_task(defender_for_cloud_subscriptions=[SUBSCRIPTION]), fact_task()],
                     "--check")
         assert [r for r in fake.arm_requests() if r["method"] != "GET"] == []
-        first = run(tmp_path, fake, [role_task(defender_for_cloud_subscriptions=[SUBSCRIPTION]), fact_task()])
+        first = run(tmp_path, fake, [role_task(defender_for_cloud_subscriptions=[SUBSCRIPTION]), fact_task()], "-vvv")
+        assert SECRET not in first.output
         entries = first[1]["hostvars['localhost'].mde_defender_for_cloud"]
         assert entries == [{"subscription_id": SUBSCRIPTION, "plan": "P2", "mde_integration": True,
                             "unified_solution": True, "linux": True, "vulnerability_assessment": "mdvm",
