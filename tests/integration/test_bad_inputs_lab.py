@@ -102,8 +102,9 @@ def _mde_onboard(p, f):
         "cloud-empty": (W08, None, dict(down, cloud=""), "cloud is empty"),
         "rm-ws-not-guid": (W16, None, dict(uni, remove_mma_workspace="garbage"), "remove_mma_workspace must be a GUID"),
         "rm-ws-empty": (W16, None, dict(uni, remove_mma_workspace=""), "remove_mma_workspace is empty"),
-        "rm-ws-with-absent": (W16, ONBOARDED_WIN, {"state": "absent", "offboarding_package": [p["win_offboard_cmd"]],
-                                                  "remove_mma_workspace": WS},
+        "rm-ws-with-absent": (W16, ONBOARDED_WIN,
+                              {"state": "absent", "offboarding_package": [p["win_offboard_cmd"]],
+                               "remove_mma_workspace": WS},
                               "remove_mma_workspace applies to state=present"),
         "ws-key-for-modern": (W19, None, {"onboarding_package": [win], "workspace_key": KEY}, "workspace_id"),
         # allow_org_change / uninstall

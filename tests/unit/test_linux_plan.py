@@ -89,7 +89,7 @@ def test_passive_plan_and_refusal():
 
 def test_licensed_but_unhealthy_host_waits_again():
     """After a health wait that gave up, the re-run plans the wait again from what the host shows (issue 13)."""
-    unhealthy = dict(ONBOARDED, mdatp=dict(ONBOARDED["mdatp"], definitions_ready=False))
+    unhealthy = {**ONBOARDED, "mdatp": {**ONBOARDED["mdatp"], "definitions_ready": False}}
     steps = plan_onboard(facts(**unhealthy), LinuxWant(package=Pkg(), health_timeout=120))
     assert names(steps) == ["wait_health"]
     assert steps[0]["org_id"] == ORG and steps[0]["timeout"] == 120
