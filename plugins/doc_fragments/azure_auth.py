@@ -91,7 +91,8 @@ options:
   request_retries:
     description:
       - How many times a request is retried after a throttling (429) or server (5xx) answer or a connection error,
-        with exponential backoff (0.8 s doubled each time, C(Retry-After) honoured), before the module fails.
+        with exponential backoff (the first retry at once, then 1.6 s, 3.2 s and so on; ARM's C(Retry-After)
+        honoured), before the module fails.
     type: int
     default: 4
   request_timeout:
