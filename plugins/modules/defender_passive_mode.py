@@ -35,6 +35,7 @@ options:
   force:
     description:
       - Leave passive mode even though a third-party anti-malware product is detected.
+      - Applies to O(enabled=false) only; refused with O(enabled=true).
     type: bool
     default: false
   extra_av_services:

@@ -39,7 +39,7 @@ options:
         Microsoft publishes). Without it, only the antivirus test runs.
     type: path
   edr_timeout:
-    description: Linux - longest run, in seconds, of O(edr_script) on the host.
+    description: Linux - longest run, in seconds, of O(edr_script) on the host. Refused without O(edr_script).
     type: int
     default: 300
 extends_documentation_fragment:

@@ -80,6 +80,7 @@ options:
         because it ends with C(pause), and so is the Intune C(.offboarding) file.
       - Linux hosts, C(MicrosoftDefenderATPOffboardingLinuxServer_valid_until_YYYY-MM-DD.py).
       - A list of paths may be given, one per platform, as for O(onboarding_package).
+      - Refused with O(state=present), as O(onboarding_package) is with O(state=absent).
     type: list
     elements: path
   passive_mode:
@@ -99,10 +100,14 @@ options:
         against its sha256 and its Authenticode signature, and deleted afterwards. With
         O(installer_remote=true), a path on the host (or a UNC share it reads), used in place.
       - Use the latest monthly md4ws.msi; the installed version is returned as RV(md4ws_version).
+      - Before anything is copied or run, its first bytes must show the installer the host needs - an MSI (an OLE
+        compound document) for md4ws.msi, a Windows executable (C(MZ)) for the MMA setup - and, with
+        O(installer_remote=true), the probe must find the file on the host; else the task fails in one sentence.
+      - One path; a list is refused.
     type: path
   installer_remote:
     description:
-      - The O(installer) path is on the host, not on the controller.
+      - The O(installer) path is on the host, not on the controller. Requires O(installer).
     type: bool
     default: false
   workspace_id:
@@ -113,7 +118,7 @@ options:
   workspace_key:
     description:
       - C(downlevel) hosts, the workspace key. Never logged or shown; it is given to the MMA through
-        its COM interface, never on a command line.
+        its COM interface, never on a command line. Requires O(workspace_id).
     type: str
   cloud:
     description:
@@ -136,7 +141,7 @@ options:
   remove_mma_workspace:
     description:
       - With O(state=present) on a C(unified) host migrating from the MMA-based sensor (R-70), the MDE
-        workspace id to remove from the MMA once the unified sensor is onboarded.
+        workspace id to remove from the MMA once the unified sensor is onboarded. Refused with O(state=absent).
     type: str
   step_timeout:
     description:
@@ -187,6 +192,7 @@ options:
         (C(config/<distro>/<version>/<channel>.list|.repo) and C(keys/microsoft.asc)).
       - Must be C(https) - the repository's signing key is fetched from the same place - unless
         O(allow_insecure_repository=true).
+      - Refused when given with O(mdatp_repository=false).
     type: str
     default: https://packages.microsoft.com
   allow_insecure_repository:

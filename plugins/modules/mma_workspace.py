@@ -44,10 +44,11 @@ options:
       - The agent's current proxy cannot be read back, so it is only set together with an add.
     type: str
   proxy_username:
-    description: Proxy user name.
+    description: Proxy user name. Requires O(proxy_url); refused with O(state=absent), as are O(workspace_key),
+      O(proxy_url) and O(proxy_password).
     type: str
   proxy_password:
-    description: Proxy password; never logged or shown.
+    description: Proxy password; never logged or shown. Requires O(proxy_username).
     type: str
   reconfigure:
     description:
