@@ -93,8 +93,8 @@ class Case:
 
     def text(self, tail: int | None = None) -> str:
         """Every run's command, rc and output (its last ``tail`` characters, for an assertion message)."""
-        return "\n".join(f"$ {r['command']} -> rc {r['rc']} in {r['seconds']} s\n{r['out'][-(tail or 0):]}"
-                          for r in self.runs)
+        runs = [f"$ {r['command']} -> rc {r['rc']} in {r['seconds']} s\n{r['out'][-(tail or 0):]}" for r in self.runs]
+        return "\n".join(runs)
 
 
 def _failed_converge(case, scenario):
@@ -116,7 +116,8 @@ def cases(tmp_path_factory):
     (base / "empty.yml").write_text("all: {}\n")
     onboarded = {"onboarded_org": package_factory.FAKE_ORG}
     windows_and_others = {"srv2019": {"profile": "windows_server_2019"}, "srv2012": {"profile": "windows_server_2012"},
-                          "ubuntu2204": {"profile": "ubuntu_22_04"}}
+                          "ubuntu2204": {"profile": "ubuntu_22_04"},
+                          "srv2022-down": {"profile": "windows_server_2022", "faults": ["unreachable"]}}
     linux_and_windows = {"debian12": {"profile": "debian_12"}, "srv2016": {"profile": "windows_server_2016"}}
     one_fails = {"srv2019": {"profile": "windows_server_2019"},
                  "srv2016-unsigned": {"profile": "windows_server_2016", "faults": ["installer_unsigned"]}}
@@ -217,13 +218,14 @@ def test_scenario_refuses_a_missing_or_empty_inventory(cases, name, sentence):
     assert "Executed: Failed" in case.runs[0]["out"]
 
 
-def test_windows_scenario_refuses_linux_and_unsupported_hosts_before_changing_any(cases):
+def test_windows_scenario_refuses_linux_unsupported_and_silent_hosts_before_changing_any(cases):
     case = cases["wrong_os_windows"]
     assert case.runs[0]["rc"] != 0, case.text(6000)
     _sentence(case, "The windows scenario takes supported Windows hosts only, and ")
     _sentence(case, "holds hosts it cannot onboard: srv2012 is unsupported (host runs Windows Server 2012 "
                     "(version 6.2.9200, build 9200), which Defender for Endpoint does not support; supported:")
-    _sentence(case, "ubuntu2204 runs Ubuntu 22.04.4 LTS, not Windows.")
+    _sentence(case, "ubuntu2204 runs Ubuntu 22.04.4 LTS, not Windows")
+    _sentence(case, "srv2022-down could not be read (")
     assert "srv2019 runs" not in case.text() and "srv2019 is unsupported" not in case.text()
     # molecule test goes on to destroy after the failure: it offboards none of the hosts.
     _sentence(case, "converge onboarded no host: nothing to offboard")
