@@ -19,7 +19,8 @@ THIS = pathlib.Path(__file__).resolve()
 # Documents that exist only outside the repository, however they are cited.
 ABSENT = [
     (re.compile(r"(?<![A-Za-z0-9_])(SPEC|REFERENCE|DESIGN|TESTING|STYLE)\.md\b"), "internal document"),
-    (re.compile(r"(?<![A-Za-z0-9_])(SPEC|REFERENCE|DESIGN|TESTING)(?=\s+(R-\d|sections?\b|§|\d))"), "internal document"),
+    (re.compile(r"(?<![A-Za-z0-9_])(SPEC|REFERENCE|DESIGN|TESTING)(?=\s+(R-\d|sections?\b|§|\d))"),
+     "internal document"),
     (re.compile(r"(\(|\b(the|see|in|of|from|per|by|as)\s+)(SPEC|REFERENCE|DESIGN|TESTING)(?![A-Za-z0-9_(])"),
      "internal document"),
     (re.compile(r"(?i)\b(the|project's|our|from the)\s+specification\b"), "the specification"),
