@@ -138,3 +138,17 @@ def test_every_lab_fault_fails_clearly_leaves_the_host_no_worse_and_converges_on
 def test_the_matrix_names_only_faults_the_lab_has():
     assert pathlib.Path(LAB_README).exists()
     assert "unreachable" in _documented_faults() and "installer_unsigned" in _documented_faults()
+
+
+def test_a_licensed_host_whose_health_wait_gave_up_waits_again_and_converges(packages, tmp_path):
+    """Issue 13: after a health wait that gave up (licensed to the org, no definitions yet), the re-run plans the
+    bounded wait again from what the host shows, instead of failing with nothing planned."""
+    lab = Lab(tmp_path / "state")
+    gave_up = {"mdatp": {"installed": True, "version": "101.24082.0004", "onboarded_org": ORG,
+                         "definitions_ready": False}, "repository": "prod"}
+    hosts = {"waited": {"profile": "ubuntu_22_04", "state": gave_up, "vars": {
+        "mde_test_module": "mde_onboard", "mde_test_args": {"onboarding_package": [packages["linux_onboard_py"]]}}}}
+    _proc, results = lab.run(PLAYBOOK, inventory(tmp_path, hosts), tmp_path / "out")
+    result = results["waited"]
+    assert result["verified"] and result["healthy"] and not result.get("failed"), result.get("msg")
+    assert [s["name"] for s in result["steps"]] == ["wait_health"]
