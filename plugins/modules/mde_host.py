@@ -41,8 +41,9 @@ options:
     description:
       - With O(operation=apply), the steps, each a dict with C(name) (C(set_passive_mode),
         C(enable_defender_feature), C(install_msi), C(uninstall_msi), C(install_mma), C(add_mma_workspace),
-        C(remove_mma_workspace), C(set_mma_proxy), C(run_script)) and its arguments. Steps name keys of
-        O(secrets); they never hold a secret.
+        C(remove_mma_workspace), C(set_mma_proxy), C(run_script), C(import_certificate),
+        C(set_network_protection), C(set_scep_cloud_protection), C(detection_test)) and its arguments. Steps
+        name keys of O(secrets); they never hold a secret.
     type: list
     elements: dict
     default: []

@@ -1,9 +1,13 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The executors' step vocabulary, seen from the controller: how a step reads in a diff, what it
-changes in the host's view, and what a failed step means for the user.
+"""The step registry: every step the executors know, declared once, with its platform, what it does, how it reads
+in a diff or a plan, what it changes in the host's view, what a failure means and the exit codes it documents.
 
 Internal use only: the interface may change without notice.
+
+``describe``, ``expected_view`` and ``failure_message`` read the registry; the executors' step tables
+(``mde_host.ps1``'s switch, ``mde_host_linux``'s ``STEPS``), the lab's models and the step lists of the module
+docs are checked against it (tests/unit/test_step_registry.py).
 
 A step is a dict with ``name`` and its arguments.  Secrets are never in a step: steps name a key of
 the executor's ``secrets`` argument (no_log) instead.
@@ -12,6 +16,8 @@ the executor's ``secrets`` argument (no_log) instead.
 from __future__ import annotations
 
 import copy
+import dataclasses
+from typing import Callable, Mapping
 
 # What the exit codes of the documented commands mean (the onboarding and offboarding scripts, msiexec;
 # docs/packages.md and docs/generations.md).
@@ -39,152 +45,242 @@ _OFFBOARDING_CODES = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One step of an executor.
+
+    ``describe(step)`` is the line of a diff or plan listing (never a secret); ``effect(view, step, org_id)``
+    changes the host's view as the step will once it succeeded; ``failure(record, what, codes)`` is the sentence
+    for a failed run of it (None: the generic sentence); ``exit_codes`` maps a variant of the step (its ``kind``,
+    ``""`` for all) to what each documented exit code means.
+    """
+
+    name: str
+    platform: str
+    description: str
+    describe: Callable[[dict], str]
+    effect: Callable[[dict, dict, "str | None"], None] | None = None
+    failure: Callable[[dict, str, Mapping], "str | None"] | None = None
+    exit_codes: Mapping[str, Mapping[int, str]] = dataclasses.field(default_factory=dict)
+
+    def codes(self, step: dict) -> Mapping[int, str]:
+        return self.exit_codes.get(step.get("kind") or "", self.exit_codes.get("", {}))
+
+
+def _set(key: str, value) -> Callable[[dict, dict, "str | None"], None]:
+    def effect(view: dict, step: dict, org_id) -> None:
+        del step, org_id
+        view[key] = value
+    return effect
+
+
+def _file(step: dict) -> str:
+    return step.get("file_name") or step.get("path")
+
+
+# ---- Windows (mde_host.ps1) ----
+
+def _installer_failure(record: dict, what: str, codes: Mapping) -> str | None:
+    rc, detail_text = record.get("rc"), str(record.get("detail", ""))
+    if record.get("timed_out"):
+        return None
+    if rc is None and detail_text.startswith("file not found"):
+        return (f"step '{what}' found no installer on the host ({record['detail']}); give its path as the host "
+                "sees it (installer_remote: true) or a path on the controller to copy, then run again.")
+    if record.get("signature"):
+        return (f"step '{what}' refused the installer: its Authenticode signature is {record['signature']}; "
+                "use the package as downloaded from Microsoft (install.ps1 exit 15).")
+    if "mpasdesc" in detail_text.lower() or "-310" in detail_text:
+        return (f"step '{what}' failed with {rc}: 'Cannot find mpasdesc.dll, -310 WinDefend', the known 2012 R2 "
+                "failure after an OS update on a slow disk (R-21); the installer rolled back: restart the host, "
+                "use the latest md4ws.msi and run again.")
+    detail = f" ({record['detail']})" if record.get("detail") else ""
+    return f"step '{what}' failed with exit code {rc}: {codes.get(rc, 'see the installer log')}{detail}."
+
+
+def _script_failure(record: dict, what: str, codes: Mapping) -> str | None:
+    if record.get("timed_out"):
+        return None
+    rc = record.get("rc")
+    detail = f" ({record['detail']})" if record.get("detail") else ""
+    meaning = codes.get(rc, "see the Application event log (source WDATPOnboarding / WDATPOffboarding)")
+    return (f"step '{what}' failed with exit code {rc}: {meaning}{detail}; the host's sensor state was read "
+            "back and is reported; fix the cause and run again.")
+
+
+def _uninstall_effect(view: dict, step: dict, org_id) -> None:
+    del org_id
+    view["mma_workspaces" if step.get("what", "").startswith("Microsoft Monitoring Agent") else "md4ws"] = None
+
+
+def _add_workspace_effect(view: dict, step: dict, org_id) -> None:
+    del org_id
+    view["mma_workspaces"] = sorted(set((view["mma_workspaces"] or []) + [step["workspace_id"].lower()]))
+
+
+def _remove_workspace_effect(view: dict, step: dict, org_id) -> None:
+    del org_id
+    view["mma_workspaces"] = [w for w in view["mma_workspaces"] or [] if w != step["workspace_id"].lower()]
+
+
+def _install_mma_effect(view: dict, step: dict, org_id) -> None:
+    del step, org_id
+    view["mma_workspaces"] = view["mma_workspaces"] or []
+
+
+def _script_effect(view: dict, step: dict, org_id) -> None:
+    view["onboarded_org"] = org_id if step["kind"] == "onboarding" else None
+
+
+def _describe_workspace(step: dict) -> str:
+    cloud = " (US Government cloud)" if step.get("cloud_type") == 1 else ""
+    return f"add workspace {step['workspace_id']} to the MMA{cloud}, key ********, reload (R-23/R-25)"
+
+
+def _describe_msi(step: dict) -> str:
+    props = f" {step['properties']}" if step.get("properties") else ""
+    return f"msiexec /i {_file(step)} /quiet{props} (R-20)"
+
+
+_WINDOWS = (
+    Step("set_passive_mode", "windows", "Sets the ForceDefenderPassiveMode registry value.",
+         lambda s: f"set ForceDefenderPassiveMode = {s['value']} (R-30/R-31)",
+         lambda view, s, org: view.__setitem__("force_defender_passive_mode", s["value"])),
+    Step("enable_defender_feature", "windows", "Installs the Windows-Defender feature (a restart follows).",
+         lambda s: "install the Windows-Defender feature (R-12)", _set("defender_feature", True)),
+    Step("install_msi", "windows", "Installs md4ws.msi with msiexec, after checking its signature.",
+         _describe_msi, _set("md4ws", "installed"), _installer_failure, {"": _MSI_CODES}),
+    Step("uninstall_msi", "windows", "Uninstalls a product (md4ws or the MMA) by its product code.",
+         lambda s: f"msiexec /x {s['product_code']} /quiet ({s.get('what', 'product')}, R-61/R-62)",
+         _uninstall_effect, _installer_failure, {"": _MSI_CODES}),
+    Step("install_mma", "windows", "Installs the Microsoft Monitoring Agent from its setup program.",
+         lambda s: f"install the Microsoft Monitoring Agent from {_file(s)} (R-23)",
+         _install_mma_effect, _installer_failure, {"": _MSI_CODES}),
+    Step("add_mma_workspace", "windows", "Adds a workspace to the MMA (its key from the secrets) and reloads it.",
+         _describe_workspace, _add_workspace_effect),
+    Step("remove_mma_workspace", "windows", "Removes a workspace from the MMA and reloads it.",
+         lambda s: f"remove workspace {s['workspace_id']} from the MMA, reload (R-62)", _remove_workspace_effect),
+    Step("set_mma_proxy", "windows", "Sets the MMA's proxy (its password from the secrets).",
+         lambda s: f"set the MMA proxy to {s.get('proxy_url') or '(none)'} (R-40)"),
+    Step("run_script", "windows", "Runs the onboarding or offboarding script (from the secrets).",
+         lambda s: f"run the {s['kind']} script (R-{'21' if s['kind'] == 'onboarding' else '60'})",
+         _script_effect, _script_failure, {"onboarding": _ONBOARDING_CODES, "offboarding": _OFFBOARDING_CODES}),
+    Step("import_certificate", "windows", "Imports an intermediate CA certificate into the machine's CA store.",
+         lambda s: f"import {_file(s)} into Cert:\\LocalMachine\\Ca (R-41)"),
+    Step("set_network_protection", "windows", "Turns network protection on with Set-MpPreference.",
+         lambda s: ("Set-MpPreference EnableNetworkProtection Enabled, AllowNetworkProtectionOnWinServer, "
+                    "AllowNetworkProtectionDownLevel, AllowDatagramProcessingOnWinServer (R-42)")),
+    Step("set_scep_cloud_protection", "windows", "Sets SCEP cloud protection membership to Advanced.",
+         lambda s: "set SCEP cloud protection membership to Advanced (SpyNetReporting = 2, R-24)"),
+    Step("detection_test", "windows", "Runs the documented detection test command line.",
+         lambda s: "run the detection test command line in C:\\test-MDATP-test (R-52)"),
+)
+
+
+# ---- Linux (mde_host_linux) ----
+
+def _repository_failure(record: dict, what: str, codes: Mapping) -> str | None:
+    del codes
+    return (f"step '{what}' failed: {record.get('detail') or 'no detail'}; make sure the host reaches Microsoft's "
+            "repository (directly or through https_proxy), or set mdatp_repository: false to install from the "
+            "host's own repositories.")
+
+
+def _package_failure(record: dict, what: str, codes: Mapping) -> str | None:
+    del codes
+    return (f"step '{what}' failed with exit code {record.get('rc')}: {record.get('detail') or 'no detail'}; "
+            "nothing else was changed after it; fix the package source and run again.")
+
+
+def _health_failure(record: dict, what: str, codes: Mapping) -> str | None:
+    del codes
+    return (f"step '{what}' gave up after {record.get('timeout')} s: {record.get('detail') or 'no detail'}; the "
+            "files were written, mdatp has not taken them yet; look at 'mdatp health' on the host and run again "
+            "(raise health_timeout for slow first definitions).")
+
+
+def _describe_managed(step: dict) -> str:
+    pairs = [f"{section}.{key} = {value}" for section, values in sorted(step["settings"].items())
+             for key, value in sorted(values.items())]
+    return f"set {', '.join(pairs)} in mdatp_managed.json (R-30, R-40)"
+
+
+def _managed_effect(view: dict, step: dict, org_id) -> None:
+    del org_id
+    for values in step["settings"].values():
+        for key, value in values.items():
+            view["enforcement_level" if key == "enforcementLevel" else key] = value
+
+
+def _describe_health(step: dict) -> str:
+    goal = "licence gone" if step["until"] == "unlicensed" else f"licensed to org {step.get('org_id')} and healthy"
+    return f"wait up to {step['timeout']} s for mdatp health: {goal} (R-51)"
+
+
+def _describe_install(step: dict) -> str:
+    version = f" version {step['version']}" if step.get("version") else ""
+    return f"{step['package_manager']} install {step['package']}{version}"
+
+
+_LINUX = (
+    Step("setup_repository", "linux", "Configures Microsoft's package repository and its signing key.",
+         lambda s: (f"configure Microsoft's '{s['channel']}' repository for {s['distro']} {s['version']} "
+                    f"and its signing key ({s['package_manager']})"),
+         _set("repository", True), _repository_failure),
+    Step("install_package", "linux", "Installs the mdatp package (a given version) with the package manager.",
+         _describe_install, lambda view, s, org: view.__setitem__("mdatp", s.get("version") or "installed"),
+         _package_failure),
+    Step("remove_package", "linux", "Removes the mdatp package.",
+         lambda s: f"{s['package_manager']} remove {s['package']}", _set("mdatp", None), _package_failure),
+    Step("merge_managed_config", "linux", "Merges settings into mdatp_managed.json.",
+         _describe_managed, _managed_effect),
+    Step("write_secret_file", "linux", "Writes a file whose content comes from the secrets (mode 0600).",
+         lambda s: f"write {s['path']} (mode {s.get('mode', '0600')}, content not shown)",
+         lambda view, s, org: view.__setitem__("onboarded_org", org if s["secret"] == "onboarding_json" else None)),
+    Step("remove_file", "linux", "Removes a file.", lambda s: f"remove {s['path']}"),
+    Step("wait_health", "linux", "Waits for mdatp health to reach a state (licensed and healthy, or unlicensed).",
+         _describe_health, failure=_health_failure),
+    Step("av_detection", "linux", "Writes the EICAR test file and waits for mdatp to report it.",
+         lambda s: (f"write the EICAR test file under /tmp, wait up to {s.get('timeout', 60)} s for mdatp threat "
+                    "list to report it, delete it (R-52)")),
+    Step("run_edr_script", "linux", "Runs Microsoft's EDR test script (staged by the controller).",
+         lambda s: f"run Microsoft's EDR test script {_file(s)} (R-52)"),
+)
+
+STEPS: dict[str, Step] = {step.name: step for step in _WINDOWS + _LINUX}
+
+
+def names(platform: str) -> list[str]:
+    """The step names of one platform's executor, in the registry's order."""
+    return [step.name for step in STEPS.values() if step.platform == platform]
+
+
 def describe(step: dict) -> str:
     """One line for a diff or a plan listing; never holds a secret."""
-    name = step["name"]
-    if name == "set_passive_mode":
-        return f"set ForceDefenderPassiveMode = {step['value']} (R-30/R-31)"
-    if name == "enable_defender_feature":
-        return "install the Windows-Defender feature (R-12)"
-    if name == "install_msi":
-        props = f" {step['properties']}" if step.get("properties") else ""
-        return f"msiexec /i {step.get('file_name') or step.get('path')} /quiet{props} (R-20)"
-    if name == "uninstall_msi":
-        return f"msiexec /x {step['product_code']} /quiet ({step.get('what', 'product')}, R-61/R-62)"
-    if name == "install_mma":
-        return f"install the Microsoft Monitoring Agent from {step.get('file_name') or step.get('path')} (R-23)"
-    if name == "add_mma_workspace":
-        cloud = " (US Government cloud)" if step.get("cloud_type") == 1 else ""
-        return f"add workspace {step['workspace_id']} to the MMA{cloud}, key ********, reload (R-23/R-25)"
-    if name == "remove_mma_workspace":
-        return f"remove workspace {step['workspace_id']} from the MMA, reload (R-62)"
-    if name == "set_mma_proxy":
-        return f"set the MMA proxy to {step.get('proxy_url') or '(none)'} (R-40)"
-    if name == "run_script":
-        return f"run the {step['kind']} script (R-{'21' if step['kind'] == 'onboarding' else '60'})"
-    if name == "import_certificate":
-        return f"import {step.get('file_name') or step.get('path')} into Cert:\\LocalMachine\\Ca (R-41)"
-    if name == "set_network_protection":
-        return ("Set-MpPreference EnableNetworkProtection Enabled, AllowNetworkProtectionOnWinServer, "
-                "AllowNetworkProtectionDownLevel, AllowDatagramProcessingOnWinServer (R-42)")
-    if name == "set_scep_cloud_protection":
-        return "set SCEP cloud protection membership to Advanced (SpyNetReporting = 2, R-24)"
-    if name == "detection_test":
-        return "run the detection test command line in C:\\test-MDATP-test (R-52)"
-    return _describe_linux(step)
-
-
-def _describe_linux(step: dict) -> str:
-    name = step["name"]
-    if name == "setup_repository":
-        return (f"configure Microsoft's '{step['channel']}' repository for {step['distro']} {step['version']} "
-                f"and its signing key ({step['package_manager']})")
-    if name == "install_package":
-        version = f" version {step['version']}" if step.get("version") else ""
-        return f"{step['package_manager']} install {step['package']}{version}"
-    if name == "remove_package":
-        return f"{step['package_manager']} remove {step['package']}"
-    if name == "merge_managed_config":
-        pairs = [f"{section}.{key} = {value}" for section, values in sorted(step["settings"].items())
-                 for key, value in sorted(values.items())]
-        return f"set {', '.join(pairs)} in mdatp_managed.json (R-30, R-40)"
-    if name == "write_secret_file":
-        return f"write {step['path']} (mode {step.get('mode', '0600')}, content not shown)"
-    if name == "remove_file":
-        return f"remove {step['path']}"
-    if name == "av_detection":
-        return (f"write the EICAR test file under /tmp, wait up to {step.get('timeout', 60)} s for mdatp threat list "
-                "to report it, delete it (R-52)")
-    if name == "run_edr_script":
-        return f"run Microsoft's EDR test script {step.get('file_name') or step.get('path')} (R-52)"
-    if name == "wait_health":
-        goal = ("licence gone" if step["until"] == "unlicensed"
-                else f"licensed to org {step.get('org_id')} and healthy")
-        return f"wait up to {step['timeout']} s for mdatp health: {goal} (R-51)"
-    return name
+    entry = STEPS.get(step["name"])
+    return entry.describe(step) if entry else step["name"]
 
 
 def expected_view(view: dict, steps: list[dict], org_id: str | None) -> dict:
     """The host's view (see ``view_of``) as it will be once every step has succeeded."""
     after = copy.deepcopy(view)
     for step in steps:
-        name = step["name"]
-        if name == "set_passive_mode":
-            after["force_defender_passive_mode"] = step["value"]
-        elif name == "enable_defender_feature":
-            after["defender_feature"] = True
-        elif name == "install_msi":
-            after["md4ws"] = "installed"
-        elif name == "uninstall_msi":
-            if step.get("what", "").startswith("Microsoft Monitoring Agent"):
-                after["mma_workspaces"] = None
-            else:
-                after["md4ws"] = None
-        elif name == "install_mma":
-            after["mma_workspaces"] = after["mma_workspaces"] or []
-        elif name == "add_mma_workspace":
-            after["mma_workspaces"] = sorted(set((after["mma_workspaces"] or []) + [step["workspace_id"].lower()]))
-        elif name == "remove_mma_workspace":
-            after["mma_workspaces"] = [w for w in after["mma_workspaces"] or [] if w != step["workspace_id"].lower()]
-        elif name == "run_script":
-            after["onboarded_org"] = org_id if step["kind"] == "onboarding" else None
-        elif name == "setup_repository":
-            after["repository"] = True
-        elif name == "install_package":
-            after["mdatp"] = step.get("version") or "installed"
-        elif name == "remove_package":
-            after["mdatp"] = None
-        elif name == "merge_managed_config":
-            for values in step["settings"].values():
-                for key, value in values.items():
-                    after["enforcement_level" if key == "enforcementLevel" else key] = value
-        elif name == "write_secret_file":
-            after["onboarded_org"] = org_id if step["secret"] == "onboarding_json" else None
+        entry = STEPS.get(step["name"])
+        if entry and entry.effect:
+            entry.effect(after, step, org_id)
     return after
 
 
 def failure_message(record: dict) -> str:
     """One sentence: which step failed, why, and what to do."""
-    name, rc = record.get("name"), record.get("rc")
-    what = describe(record.get("step") or {"name": name}) if record.get("step") else name
-    linux = _linux_failure(record, what)
-    if linux:
-        return linux
+    name, rc, step = record.get("name"), record.get("rc"), record.get("step")
+    what = describe(step) if step else name
+    entry = STEPS.get(name)
+    hint = entry.failure(record, what, entry.codes(step or {})) if entry and entry.failure else None
+    if hint:
+        return hint
     if record.get("timed_out"):
         return (f"step '{what}' did not finish within {record.get('timeout')} s and was stopped; look at the host's "
                 "Application event log and installer logs, then run again (raise step_timeout if the host is slow).")
     detail = f" ({record['detail']})" if record.get("detail") else ""
-    if name in ("install_msi", "uninstall_msi", "install_mma"):
-        if rc is None and str(record.get("detail", "")).startswith("file not found"):
-            return (f"step '{what}' found no installer on the host ({record['detail']}); give its path as the host "
-                    "sees it (installer_remote: true) or a path on the controller to copy, then run again.")
-        if record.get("signature"):
-            return (f"step '{what}' refused the installer: its Authenticode signature is {record['signature']}; "
-                    "use the package as downloaded from Microsoft (install.ps1 exit 15).")
-        if "mpasdesc" in str(record.get("detail", "")).lower() or "-310" in str(record.get("detail", "")):
-            return (f"step '{what}' failed with {rc}: 'Cannot find mpasdesc.dll, -310 WinDefend', the known 2012 R2 "
-                    "failure after an OS update on a slow disk (R-21); the installer rolled back: restart the host, "
-                    "use the latest md4ws.msi and run again.")
-        meaning = _MSI_CODES.get(rc, "see the installer log")
-        return f"step '{what}' failed with exit code {rc}: {meaning}{detail}."
-    if name == "run_script":
-        codes = _ONBOARDING_CODES if (record.get("step") or {}).get("kind") == "onboarding" else _OFFBOARDING_CODES
-        meaning = codes.get(rc, "see the Application event log (source WDATPOnboarding / WDATPOffboarding)")
-        return (f"step '{what}' failed with exit code {rc}: {meaning}{detail}; the host's sensor state was read "
-                "back and is reported; fix the cause and run again.")
     return f"step '{what}' failed{': ' + str(rc) if rc is not None else ''}{detail}."
-
-
-def _linux_failure(record: dict, what: str) -> str | None:
-    name, detail = record.get("name"), record.get("detail") or "no detail"
-    if name == "setup_repository":
-        return (f"step '{what}' failed: {detail}; make sure the host reaches Microsoft's repository (directly or "
-                "through https_proxy), or set mdatp_repository: false to install from the host's own repositories.")
-    if name in ("install_package", "remove_package"):
-        return (f"step '{what}' failed with exit code {record.get('rc')}: {detail}; nothing else was changed after "
-                "it; fix the package source and run again.")
-    if name == "wait_health":
-        return (f"step '{what}' gave up after {record.get('timeout')} s: {detail}; the files were written, mdatp has "
-                "not taken them yet; look at 'mdatp health' on the host and run again (raise health_timeout for "
-                "slow first definitions).")
-    return None
