@@ -62,22 +62,22 @@ AZURE_AUTH_ARGSPEC = {
     "request_timeout": {"type": "int", "default": 60},
 }
 
-MISSING_SDK = ("the Azure SDK for Python is missing on the host that runs this module ({0}): install azure-identity "
-               "and azure-mgmt-security (requirements.txt of the collection) into the Python of localhost "
-               "(ansible_python_interpreter)")
+MISSING_SDK = ("the Azure SDK for Python is missing on the host that runs this module ({0}): install {1} "
+               "(requirements.txt of the collection) into the Python of localhost (ansible_python_interpreter)")
+DEFAULT_SDK_PACKAGES = "azure-identity and azure-mgmt-security"
 
 
 class AzureAuthError(Exception):
     """A problem with the authentication settings, in one sentence that never holds a secret."""
 
 
-def import_sdk(what):
-    """Import an Azure SDK module by name; AzureAuthError with the install sentence when it is missing."""
+def import_sdk(what, packages=DEFAULT_SDK_PACKAGES):
+    """Import an Azure SDK module by name; AzureAuthError with the install sentence (naming packages) when missing."""
     import importlib
     try:
         return importlib.import_module(what)
     except ImportError as exc:
-        raise AzureAuthError(MISSING_SDK.format(exc)) from None
+        raise AzureAuthError(MISSING_SDK.format(exc, packages)) from None
 
 
 def _config_dir(env):

@@ -20,11 +20,30 @@ def _first_sentence(text, limit=300):
     return text[:limit].rstrip(" .")
 
 
+def _body_error(exc):
+    """ARM's {"error": {"code", "message"}} from the response, for errors raised without a parsed error model."""
+    response = getattr(exc, "response", None)
+    try:
+        error = response.json().get("error") if response is not None else None
+    except Exception:  # pylint: disable=broad-except  # a body that is not JSON has no ARM error in it
+        return None, None
+    return (error.get("code"), error.get("message")) if isinstance(error, dict) else (None, None)
+
+
 def _code_and_message(exc):
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None)
-    message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
+    message = getattr(error, "message", None)
+    if code is None:
+        body_code, body_message = _body_error(exc)
+        code, message = body_code, message or body_message
+    message = message or getattr(exc, "message", None) or str(exc)
     return code, _first_sentence(message)
+
+
+def error_code(exc):
+    """ARM's error code of a failed request (ResourceNotFound, ResourceGroupNotFound...), or None."""
+    return _code_and_message(exc)[0]
 
 
 def sign_in_error(exc, auth):
@@ -48,8 +67,13 @@ def sign_in_error(exc, auth):
         auth.get("cloud_environment"), auth.get("authority"), who, hint, text or name)
 
 
-def arm_error(exc, action, auth, retries=None, write_roles=DEFAULT_WRITE_ROLES, read_roles=DEFAULT_READ_ROLES):
-    """An exception raised by an ARM operation while doing `action` (a phrase: "read the plan of subscription X")."""
+def arm_error(exc, action, auth, retries=None, write_roles=DEFAULT_WRITE_ROLES, read_roles=DEFAULT_READ_ROLES,
+              permission_hint=None, namespace="Microsoft.Security"):
+    """An exception raised by an ARM operation while doing `action` (a phrase: "read the plan of subscription X").
+
+    Modules of another service pass permission_hint (what the 403 sentence says after the ARM detail, instead of
+    the Defender for Cloud roles) and namespace (the resource provider a 409 MissingSubscriptionRegistration names).
+    """
     name = type(exc).__name__
     if name == "AzureAuthError":
         return str(exc)
@@ -66,6 +90,8 @@ def arm_error(exc, action, auth, retries=None, write_roles=DEFAULT_WRITE_ROLES, 
         return ("could not {0}: Azure Resource Manager refused the access token ({1}); the identity's tenant must "
                 "be the subscription's tenant, and the token's cloud ({2}) the subscription's cloud").format(
                     action, detail, auth.get("cloud_environment"))
+    if status == 403 and permission_hint:
+        return "could not {0}: the identity lacks permission ({1}); {2}".format(action, detail, permission_hint)
     if status == 403:
         return ("could not {0}: the identity lacks permission ({1}); enabling plans and the Defender for Endpoint "
                 "integration needs the {2} role on the subscription, reading needs {3} (R-74)").format(
@@ -75,7 +101,7 @@ def arm_error(exc, action, auth, retries=None, write_roles=DEFAULT_WRITE_ROLES, 
                 "it").format(action, detail, auth.get("subscription_id"))
     if status == 409 and code == "MissingSubscriptionRegistration":
         return ("could not {0}: the subscription has not registered the resource provider ({1}); register it "
-                "(az provider register --namespace Microsoft.Security) and run again").format(action, detail)
+                "(az provider register --namespace {2}) and run again").format(action, detail, namespace)
     if status == 429:
         return ("could not {0}: Azure Resource Manager kept throttling the requests (429) after {1} retries with "
                 "backoff ({2}); run again later or with fewer subscriptions at once").format(

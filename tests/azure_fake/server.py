@@ -3,7 +3,8 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""A local HTTPS stand-in for the Microsoft Entra authority and Azure Resource Manager (Microsoft.Security).
+"""A local HTTPS stand-in for the Microsoft Entra authority and Azure Resource Manager (Microsoft.Security, and the
+reads of Microsoft.HybridCompute machines and their extensions).
 
 The real azure-identity and azure-mgmt-security clients talk to it over TLS (a CA made at test time): the
 OpenID configuration and token endpoint of the authority, the client-credentials grant, bearer tokens, the
@@ -13,7 +14,8 @@ in serverVulnerabilityAssessmentsSettings) as Microsoft's example payloads show 
 Every request is appended to requests.jsonl (method, path, api-version, body, status, token scope); the client
 secret is recorded as "<redacted>" and tokens never. The world lives in state.json, which tests read and edit
 between runs: subscriptions, ARM resources by lower-cased path, clients and their secrets, read-only clients,
-faults to inject and one-shot answers to replay.
+faults to inject, one-shot answers to replay, resource groups, and timelines (a resource that changes from one read
+to the next, as an extension Defender for Cloud is deploying does).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import secrets
 import ssl
 import threading
 import urllib.parse
+import uuid
 
 from . import tls
 
@@ -41,6 +44,12 @@ SETTING_NAMES = ("WDATP", "WDATP_UNIFIED_SOLUTION", "WDATP_EXCLUDE_LINUX_PUBLIC_
                  "Sentinel")
 SECURITY = re.compile(r"^/(?P<scope>.+?)/providers/Microsoft\.Security/(?P<type>pricings|settings|"
                       r"serverVulnerabilityAssessmentsSettings)/(?P<name>[^/]+)$", re.I)
+# Microsoft.HybridCompute: the api-versions azure-mgmt-hybridcompute 9.x and 10.x send, and the one of Microsoft's
+# examples. Machines and their extensions are served for GET; writes answer 405 (nothing here writes them).
+HYBRID_API_VERSIONS = ("2024-07-10", "2025-01-13", "2026-07-15")
+HYBRID = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.HybridCompute/"
+                    r"machines(?:/(?P<machine>[^/]+)(?:/(?P<ext>extensions)(?:/(?P<name>[^/]+))?)?)?$", re.I)
+MDE_PUBLISHER = "Microsoft.Azure.AzureDefenderForServers"
 
 
 def _now():
@@ -81,6 +90,71 @@ def key(path):
     return path.rstrip("/").lower()
 
 
+def machine_id(sub, rg, name):
+    return "/subscriptions/{0}/resourceGroups/{1}/providers/Microsoft.HybridCompute/machines/{2}".format(sub, rg, name)
+
+
+OS_DEFAULTS = {"windows": ("Windows Server 2019 Datacenter", "10.0.17763.6414"),
+               "linux": ("Ubuntu 22.04.5 LTS", "5.15.0-126-generic")}
+
+
+def machine_body(sub, rg, name, status="Connected", os_type="windows", location="westeurope", tags=None,
+                 agent_version="1.58.03228.2572", error_details=None, last_status_change=None, os_sku=None):
+    """An Arc machine as ARM returns it (the shape of Microsoft's Machines_Get example; values of a real server)."""
+    sku, version = OS_DEFAULTS.get(os_type, (None, None))
+    fqdn = "{0}.contoso.local".format(name.lower())
+    props = {
+        "provisioningState": "Succeeded", "status": status, "lastStatusChange": last_status_change or _now(),
+        "errorDetails": error_details or [], "agentVersion": agent_version, "displayName": name,
+        "machineFqdn": fqdn, "dnsFqdn": fqdn, "domainName": "contoso.local", "adFqdn": fqdn,
+        "osName": os_type, "osType": os_type, "osSku": os_sku or sku, "osVersion": version, "osEdition": None,
+        "vmId": str(uuid.uuid5(uuid.NAMESPACE_URL, machine_id(sub, rg, name))), "vmUuid": None,
+        "clientPublicKey": "MIIBCgKCAQEAuTestKeyOnly", "mssqlDiscovered": "false",
+        "osProfile": {"computerName": name, "windowsConfiguration": {"patchSettings": {
+            "assessmentMode": "ImageDefault", "patchMode": "Manual"}}} if os_type == "windows" else
+        {"computerName": name, "linuxConfiguration": {"patchSettings": {"assessmentMode": "ImageDefault",
+                                                                        "patchMode": "ImageDefault"}}},
+        "detectedProperties": {"cloudprovider": "N/A", "manufacturer": "VMware, Inc.", "model": "VMware7,1"},
+        "agentConfiguration": {"proxyUrl": "", "incomingConnectionsPorts": [], "extensionsAllowList": [],
+                               "extensionsBlockList": [], "proxyBypass": [], "extensionsEnabled": "true",
+                               "guestConfigurationEnabled": "true", "configMode": "full"},
+        "serviceStatuses": {"extensionService": {"status": "Running", "startupType": "Automatic"},
+                            "guestConfigurationService": {"status": "Running", "startupType": "Automatic"}},
+        "locationData": {"name": "Amsterdam", "city": "Amsterdam", "district": None, "countryOrRegion": "nl"},
+    }
+    return {"id": machine_id(sub, rg, name), "name": name, "location": location, "tags": tags,
+            "identity": {"type": "SystemAssigned", "principalId": str(uuid.uuid5(uuid.NAMESPACE_DNS, fqdn)),
+                         "tenantId": TENANT},
+            "type": "Microsoft.HybridCompute/machines", "kind": None, "properties": props, "resources": []}
+
+
+def extension_body(machine, name, ext_type=None, publisher=MDE_PUBLISHER, state="Succeeded", message=None,
+                   version="1.0.10.2", location="westeurope"):
+    """An extension of an Arc machine as ARM returns it: ids with Machines/.../Extensions/ segments as in Microsoft's
+    examples, the handler's fields under properties, the instance view's status (empty while it is being created)."""
+    ext_type = ext_type or name
+    rid = machine.replace("/providers/Microsoft.HybridCompute/machines/", "/providers/Microsoft.HybridCompute/"
+                          "Machines/") + "/Extensions/" + name
+    lowered = state.lower()
+    if lowered == "succeeded":
+        status = {"code": "success", "level": "Information", "displayStatus": "Provisioning succeeded",
+                  "message": message or "Enable succeeded", "time": _now()}
+    elif lowered == "failed":
+        status = {"code": "failed", "level": "Error", "displayStatus": "Provisioning failed",
+                  "message": message or "Extension failed to install", "time": _now()}
+    else:
+        status = {"code": "transitioning", "level": "Information", "displayStatus": "Transitioning",
+                  "message": message, "time": _now()} if message else {}
+    settings = {"azureResourceId": machine, "forceReOnboarding": False, "vNextEnabled": "true",
+                "autoUpdate": True} if publisher == MDE_PUBLISHER else {}
+    return {"id": rid, "name": name, "location": location, "type": "Microsoft.HybridCompute/machines/extensions",
+            "properties": {"publisher": publisher, "type": ext_type, "typeHandlerVersion": version,
+                           "autoUpgradeMinorVersion": True, "enableAutomaticUpgrade": True, "settings": settings,
+                           "provisioningState": state,
+                           "instanceView": {"name": name, "type": ext_type, "typeHandlerVersion": version,
+                                            "status": status}}}
+
+
 def legacy_subscription(sub):
     """An older subscription: Free tier, integration off, Linux excluded, no vulnerability assessment."""
     base = "/subscriptions/{0}/providers/Microsoft.Security".format(sub)
@@ -107,7 +181,8 @@ class FakeAzure:
         for sub in subscriptions:
             resources.update(legacy_subscription(sub))
         self.save({"tenant": TENANT, "clients": {CLIENT_ID: SECRET}, "readonly_clients": [],
-                   "subscriptions": list(subscriptions), "resources": resources, "faults": [], "replies": {}})
+                   "subscriptions": list(subscriptions), "resources": resources, "faults": [], "replies": {},
+                   "resource_groups": [], "timelines": {}})
         self.log_path.write_text("")
         self.server = None
         self.thread = None
@@ -135,6 +210,27 @@ class FakeAzure:
 
     def resource(self, path):
         return self.load()["resources"].get(key(path))
+
+    def add_resource_group(self, rg, sub=SUBSCRIPTION):
+        self.edit(lambda s: s["resource_groups"].append(key("/subscriptions/{0}/resourceGroups/{1}".format(sub, rg))))
+
+    def put_machine(self, rg, name, sub=SUBSCRIPTION, **fields):
+        """An Arc machine (machine_body's fields), in a resource group that then exists; returns its id."""
+        body = machine_body(sub, rg, name, **fields)
+        self.edit(lambda s: (s["resource_groups"].append(key("/subscriptions/{0}/resourceGroups/{1}".format(sub, rg))),
+                             s["resources"].__setitem__(key(body["id"]), body)))
+        return body["id"]
+
+    def put_extension(self, machine, name, **fields):
+        """An extension of the Arc machine whose id is machine (extension_body's fields)."""
+        body = extension_body(machine, name, **fields)
+        self.put_resource(machine + "/extensions/" + name, body)
+        return body
+
+    def timeline(self, path, steps):
+        """The resource at path changes at each read: the n-th GET that reads it (itself, or its collection) first
+        stores steps[n] (a body, or None for absent); the last step stays."""
+        self.edit(lambda s: s["timelines"].__setitem__(key(path), list(steps)))
 
     def fault(self, status, times=1, method=None, match=None, code=None, retry_after=None):
         """Answer the next `times` matching requests with `status` (match: a substring of the path)."""
@@ -305,6 +401,10 @@ def _handler(fake):  # noqa: C901  one small request router
                 return self._answer(401, _error("InvalidAuthenticationToken",
                                                 "The access token is missing or invalid."), entry)
             entry["token_scope"] = token["scope"]
+            hybrid = HYBRID.match(url.path)
+            if hybrid:
+                entry["expand"] = query.get("$expand")
+                return self._hybrid(state, url.path, hybrid, entry)
             match = SECURITY.match(url.path)
             if not match:
                 return self._answer(404, _error("InvalidResourceType", "No route for " + url.path), entry)
@@ -373,6 +473,55 @@ def _handler(fake):  # noqa: C901  one small request router
             fake.tokens[token] = {"scope": form.get("scope"), "client_id": client}
             return self._answer(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
                                       "access_token": token}, entry)
+
+        # Microsoft.HybridCompute ------------------------------------------------------------------------------
+        def _hybrid(self, state, path, match, entry):
+            if entry["api_version"] not in HYBRID_API_VERSIONS:
+                return self._answer(400, _error("InvalidApiVersionParameter", "The api-version '{0}' is invalid. The "
+                                                "supported versions are '{1}'.".format(
+                                                    entry["api_version"], "','".join(HYBRID_API_VERSIONS))), entry)
+            sub, rg = match.group("sub"), match.group("rg")
+            if sub.lower() not in [s.lower() for s in state["subscriptions"]]:
+                return self._answer(404, _error("SubscriptionNotFound", "The subscription '{0}' could not be "
+                                                "found.".format(sub)), entry)
+            if self.command != "GET":
+                return self._answer(405, _error("MethodNotAllowed", "This fake serves reads of Arc machines and "
+                                                "their extensions only."), entry)
+            if key("/subscriptions/{0}/resourceGroups/{1}".format(sub, rg)) not in state["resource_groups"]:
+                return self._answer(404, _error("ResourceGroupNotFound", "Resource group '{0}' could not be "
+                                                "found.".format(rg)), entry)
+            here = key(path)
+            for where, steps in state["timelines"].items():
+                if where == here or (where.startswith(here + "/") and "/" not in where[len(here) + 1:]):
+                    step = steps.pop(0) if len(steps) > 1 else steps[0]
+                    if step is None:
+                        state["resources"].pop(where, None)
+                    else:
+                        state["resources"][where] = step
+            fake.save(state)
+            reply = state["replies"].get("GET " + here)
+            if reply:
+                answer = reply.pop(0)
+                fake.save(state)
+                return self._answer(answer["status"], answer["body"], entry)
+            machine = key(machine_id(sub, rg, match.group("machine") or ""))
+            if match.group("machine") is None or (match.group("ext") and match.group("name") is None):
+                parent = here + "/"
+                if match.group("machine") and machine not in state["resources"]:
+                    return self._answer(404, _error("ParentResourceNotFound", "Can not perform requested operation "
+                                                    "on nested resource. Parent resource '{0}' not found.".format(
+                                                        match.group("machine"))), entry)
+                items = [body for where, body in sorted(state["resources"].items())
+                         if where.startswith(parent) and "/" not in where[len(parent):]]
+                return self._answer(200, {"value": items, "nextLink": None}, entry)
+            stored = state["resources"].get(here)
+            if stored is None:
+                kind = "machines/extensions" if match.group("ext") else "machines"
+                return self._answer(404, _error("ResourceNotFound", "The Resource 'Microsoft.HybridCompute/{0}/{1}' "
+                                                "under resource group '{2}' was not found. For more details please go "
+                                                "to https://aka.ms/ARMResourceNotFoundFix".format(
+                                                    kind, path.rsplit("/", 1)[1], rg)), entry)
+            return self._answer(200, stored, entry)
 
         # ARM resource types -----------------------------------------------------------------------------------
         def _pricing(self, state, path, match, body, sub):
