@@ -8,19 +8,13 @@ user gives a controller-side copy of Microsoft's mde_linux_edr_diy script, that 
 
 from __future__ import annotations
 
-
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _flow, _host_view, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils._host_action import HostAction
 
 ALERT = {"title": "Suspicious PowerShell command line", "severity": "Informational"}
 LINUX_ALERT = {"title": "Enumeration of files with sensitive data", "severity": "Low"}
-ARGUMENT_SPEC = {
-    "timeout": {"type": "int", "default": 60},
-    "edr_script": {"type": "path"},
-    "edr_timeout": {"type": "int", "default": 300},
-}
 _NOT_ONBOARDED = ("the host is not onboarded ({what}): the test alert would reach no portal; onboard it first "
                   "(mde_onboard).")
 
@@ -32,62 +26,68 @@ def _edr_step(path: str, timeout: int) -> dict:
             "sha256": script["sha256"], "timeout": timeout}
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False  # put_file straight into the probe's staging folder: no mkdtemp round trip
+class ActionModule(HostAction):
+    ARGUMENT_SPEC = {
+        "timeout": {"type": "int", "default": 60},
+        "edr_script": {"type": "path"},
+        "edr_timeout": {"type": "int", "default": 300},
+    }
 
-    def run(self, tmp=None, task_vars=None):
-        self._supports_check_mode = True
-        self._supports_async = False
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = _flow.arguments(self, ARGUMENT_SPEC)
-        if "edr_timeout" in self._task.args and not args["edr_script"]:
+    def parse(self, run):
+        if "edr_timeout" in self._task.args and not run.args["edr_script"]:
             raise AnsibleActionFail("edr_timeout is set but edr_script is not: the timeout bounds Microsoft's EDR "
                                     "test script; give edr_script or remove edr_timeout.")
-        if args["timeout"] < 1 or args["edr_timeout"] < 1:
+        if run.args["timeout"] < 1 or run.args["edr_timeout"] < 1:
             raise AnsibleActionFail("timeout and edr_timeout are seconds, at least 1.")
-        if not _executor.is_windows(self):
-            return dict(result, **self._linux(args, task_vars or {}))
-        facts = _executor.probe(self, task_vars or {})
-        if not _host_view.onboarded(facts):
-            raise AnsibleActionFail(_NOT_ONBOARDED.format(what="Sense running, OnboardingState 1"))
-        steps = [{"name": "detection_test"}]
-        result.update(expected_alert=ALERT, org_id=_host_view.org_id(facts))
-        if self._task.check_mode:
-            return dict(result, changed=True, steps=_flow.public_steps(steps, "planned"))
-        applied = _flow.apply(self, task_vars or {}, facts, steps, {}, 60)
-        if applied.failed:
-            raise AnsibleActionFail(_steps.failure_message(applied.failed))
-        return dict(result, changed=True, steps=_flow.shown_records(applied.records),
-                    msg=f"detection test run: expect the alert '{ALERT['title']}' ({ALERT['severity']}) for this "
-                        "device in the Defender portal within minutes (R-52).")
+        run.context["messages"] = []
 
-    def _linux(self, args: dict, task_vars: dict) -> dict:
-        facts = _executor.probe(self, task_vars)
+    def plan(self, run):
+        facts, args = run.facts, run.args
+        if run.windows:
+            if not _host_view.onboarded(facts):
+                raise AnsibleActionFail(_NOT_ONBOARDED.format(what="Sense running, OnboardingState 1"))
+            run.result.update(expected_alert=ALERT, org_id=_host_view.org_id(facts))
+            return [{"name": "detection_test"}]
         if not _host_view.onboarded(facts):
             raise AnsibleActionFail(_NOT_ONBOARDED.format(what="mdatp health: licensed to an org"))
-        health = _host_view.mdatp_health(facts)
-        result = {"org_id": _host_view.org_id(facts), "warnings": []}
-        steps, messages = [], []
+        health, steps = _host_view.mdatp_health(facts), []
+        run.result.update(org_id=_host_view.org_id(facts), detected=None)
         if health.get("passive_mode_enabled") or not health.get("real_time_protection_enabled"):
             why = "passive mode is on" if health.get("passive_mode_enabled") else "real-time protection is off"
-            result["av_test"] = "skipped"
-            messages.append(f"antivirus test skipped: {why}, so mdatp would not detect the EICAR test file")
+            run.result["av_test"] = "skipped"
+            run.context["messages"].append(f"antivirus test skipped: {why}, so mdatp would not detect the EICAR "
+                                           "test file")
         else:
             steps.append({"name": "av_detection", "timeout": args["timeout"]})
         if args.get("edr_script"):
             steps.append(_edr_step(args["edr_script"], args["edr_timeout"]))
-            result["expected_alert"] = dict(LINUX_ALERT)
-        if not steps:
-            del result["warnings"]
-            return dict(result, changed=False, steps=[], detected=None, msg="; ".join(messages) + " (R-52).")
-        if self._task.check_mode:
-            return dict(result, changed=True, steps=_flow.public_steps(steps, "planned"), detected=None,
-                        msg="; ".join(messages + ["detection test planned"]) + ".")
-        applied = _flow.apply(self, task_vars, facts, steps, {}, max(args["timeout"], args["edr_timeout"]) + 60)
-        if applied.failed:
-            raise AnsibleActionFail(_steps.failure_message(applied.failed))
-        av = next((r for r in applied.records if r.get("name") == "av_detection"), None)
+            run.result["expected_alert"] = dict(LINUX_ALERT)
+        return steps
+
+    def timeout(self, run):
+        return max(run.args["timeout"], run.args["edr_timeout"]) + 60 if not run.windows else 60
+
+    def diff(self, run):
+        return None
+
+    def unchanged(self, run):
+        return dict(run.result, changed=False, steps=[], msg="; ".join(run.context["messages"]) + " (R-52).")
+
+    def planned(self, run):
+        run.result.update(changed=True, steps=_flow.public_steps(run.steps, "planned"))
+        if not run.windows:
+            run.result["msg"] = "; ".join(run.context["messages"] + ["detection test planned"]) + "."
+        return run.result
+
+    def failed(self, run):
+        raise AnsibleActionFail(_steps.failure_message(run.applied.failed))
+
+    def done(self, run):
+        result, messages = dict(run.result, changed=True, steps=self.records(run)), run.context["messages"]
+        if run.windows:
+            return dict(result, msg=f"detection test run: expect the alert '{ALERT['title']}' ({ALERT['severity']}) "
+                                    "for this device in the Defender portal within minutes (R-52).")
+        av = next((r for r in run.applied.records if r.get("name") == "av_detection"), None)
         result["detected"] = av.get("detected") if av else None
         if av is not None:
             result["av_test"] = "detected" if av.get("detected") else "not_detected"
@@ -95,13 +95,10 @@ class ActionModule(ActionBase):
                 messages.append("mdatp detected the EICAR test file (antivirus works)")
             else:
                 result["failed"] = True
-                messages.append(f"mdatp did not report the EICAR test file within {args['timeout']} s although "
+                messages.append(f"mdatp did not report the EICAR test file within {run.args['timeout']} s although "
                                 "real-time protection is on: look at 'mdatp health' and 'mdatp threat list' on the "
                                 "host")
-        if args.get("edr_script"):
+        if run.args.get("edr_script"):
             messages.append(f"EDR test script run: expect the alert '{LINUX_ALERT['title']}' "
                             f"({LINUX_ALERT['severity']}) for this device in the Defender portal within minutes")
-        if not result["warnings"]:
-            del result["warnings"]
-        return dict(result, changed=True, steps=_flow.shown_records(applied.records),
-                    msg="; ".join(messages) + " (R-52).")
+        return dict(result, msg="; ".join(messages) + " (R-52).")

@@ -4,15 +4,10 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
 from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils._host_action import HostAction
 from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import check
-
-ARGUMENT_SPEC = {
-    "extra_av_services": {"type": "list", "elements": "str", "default": []},
-}
 
 
 def summarize(facts: dict) -> dict:
@@ -34,15 +29,9 @@ def summarize(facts: dict) -> dict:
     }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(HostAction):
+    ARGUMENT_SPEC = {"extra_av_services": {"type": "list", "elements": "str", "default": []}}
 
-    def run(self, tmp=None, task_vars=None):
-        self._supports_check_mode = True
-        self._supports_async = False
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = _flow.arguments(self, ARGUMENT_SPEC)
-        facts = _executor.probe(self, task_vars or {}, args["extra_av_services"])
-        result.update(summarize(facts), changed=False)
-        return result
+    def unchanged(self, run):
+        run.result.update(summarize(run.facts), changed=False)
+        return run.result

@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _inputs, _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _inputs
 from ansible_collections.defender.endpoint.plugins.plugin_utils._certificates import CertificateError, read_certificate
 from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils._host_action import HostAction
 from ansible_collections.defender.endpoint.plugins.plugin_utils._onboard_paths import LinuxPath, WindowsPath, common_state
 from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import PackageError, parse_package
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils._steps import failure_message
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
@@ -100,77 +99,95 @@ def _package(args: dict, kind: str, platform: str):
     return None
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False  # put_file straight into the probe's staging folder: no mkdtemp round trip
+class ActionModule(HostAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    MAY_BE_EMPTY = ("proxy",)
+    CONSTRAINTS = {"required_if": [("installer_remote", True, ("installer",))],
+                   "required_by": {"workspace_key": "workspace_id"}}
+    NUMBERED_DIFF = True
 
-    def run(self, tmp=None, task_vars=None):
-        self._supports_check_mode = True
-        self._supports_async = False
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = _flow.arguments(self, ARGUMENT_SPEC, may_be_empty=("proxy",),
-                               required_if=[("installer_remote", True, ("installer",))],
-                               required_by={"workspace_key": "workspace_id"})
+    def parse(self, run):
+        args = run.args
         _check_inputs(args, self._task.args)
-        present = args["state"] == "present"
-        windows = _executor.is_windows(self)
         # Packages are parsed before the host is touched: an expired or wrong package costs no round trip.
-        package = _package(args, "onboarding" if present else "offboarding", "windows" if windows else "linux")
+        package = _package(args, "onboarding" if args["state"] == "present" else "offboarding",
+                           "windows" if run.windows else "linux")
         certificate = None
-        if windows and args["intermediate_ca_certificate"]:
+        if run.windows and args["intermediate_ca_certificate"]:
             try:
                 certificate = read_certificate(args["intermediate_ca_certificate"])
             except CertificateError as exc:
                 raise AnsibleActionFail(str(exc)) from None
-        path = (WindowsPath if windows else LinuxPath)(args, package, _installer(args) if windows else None,
-                                                       certificate)
-        facts = _executor.probe(self, task_vars or {}, args["extra_av_services"], path.probe_secrets(),
-                                path.probe_paths())
-        classified = classify(facts)
-        generation = classified.generation
-        result.update(generation=generation, os_label=classified.os_label,
-                      package=package.summary() if package else None)
-        try:
-            steps = path.plan(facts)
-        except Refused as exc:
-            return dict(result, failed=True, msg=str(exc), changed=False, **self._state(path, facts, generation))
-        before = path.view(facts, generation)
-        if self._task.diff and steps:
-            result["diff"] = {"before": before,
-                              "after": _steps.expected_view(before, steps, package.org_id if package else None),
-                              "prepared": "\n".join(f"{i}. {_steps.describe(s)}" for i, s in enumerate(steps, 1))}
-        if not steps or self._task.check_mode:
-            result.update(changed=bool(steps), steps=_flow.public_steps(steps, "planned" if steps else "none"),
-                          reboot_required=False)
-            return self._finish(result, path, facts, generation, applied=False)
-        applied = _flow.apply(self, task_vars or {}, facts, steps, path.secrets(), args["step_timeout"],
-                              args["extra_av_services"])
-        result.update(changed=any(r.get("status") == "ok" for r in applied.records),
-                      steps=_flow.shown_records(applied.records), reboot_required=applied.reboot_required)
-        if applied.failed:
-            result.update(failed=True, failed_step=applied.failed["name"], msg=_steps.failure_message(applied.failed),
-                          **self._state(path, applied.facts, generation))
-            return result
-        if applied.reboot_required and any(r.get("status") == "skipped" for r in applied.records):
-            result.update(self._state(path, applied.facts, generation), onboarded=False, msg=(
+        path = (WindowsPath if run.windows else LinuxPath)(args, package, _installer(args) if run.windows else None,
+                                                           certificate)
+        run.context.update(package=package, path=path)
+
+    def probe(self, run):
+        path = run.context["path"]
+        return _executor.probe(self, run.task_vars, run.args["extra_av_services"], path.probe_secrets(),
+                               path.probe_paths())
+
+    def plan(self, run):
+        classified, package = classify(run.facts), run.context["package"]
+        run.context["generation"] = classified.generation
+        run.result.update(generation=classified.generation, os_label=classified.os_label,
+                          package=package.summary() if package else None)
+        return run.context["path"].plan(run.facts)
+
+    def refused(self, run, exc):
+        return dict(run.result, failed=True, msg=str(exc), changed=False, **self.state(run))
+
+    def secrets(self, run):
+        return run.context["path"].secrets()
+
+    def timeout(self, run):
+        return run.args["step_timeout"]
+
+    def view(self, run):
+        return run.context["path"].view(run.facts, run.context["generation"])
+
+    def org_id(self, run):
+        return run.context["package"].org_id if run.context["package"] else None
+
+    def state(self, run):
+        return dict(common_state(run.facts), **run.context["path"].state(run.facts, run.context["generation"]))
+
+    def unchanged(self, run):
+        run.result.update(changed=False, steps=[], reboot_required=False)
+        return self.verify(run, changed=False)
+
+    def planned(self, run):
+        run.result.update(changed=True, steps=_flow.public_steps(run.steps, "planned"), reboot_required=False,
+                          msg="check mode: nothing was changed; 'steps' lists what would run.", **self.state(run))
+        return run.result
+
+    def _applied(self, run):
+        records = run.applied.records
+        run.result.update(changed=any(r.get("status") == "ok" for r in records), steps=self.records(run),
+                          reboot_required=run.applied.reboot_required)
+
+    def failed(self, run):
+        self._applied(run)
+        run.result.update(failed=True, failed_step=run.applied.failed["name"],
+                          msg=failure_message(run.applied.failed), **self.state(run))
+        return run.result
+
+    def done(self, run):
+        self._applied(run)
+        if run.applied.reboot_required and any(r.get("status") == "skipped" for r in run.applied.records):
+            run.result.update(self.state(run), onboarded=False, msg=(
                 "the host must restart before the remaining steps can run: restart it (for example with "
                 "ansible.windows.win_reboot) and run this task again."))
-            return result
-        return self._finish(result, path, applied.facts, generation, applied=True)
+            return run.result
+        return self.verify(run, changed=run.result["changed"])
 
-    @staticmethod
-    def _state(path, facts: dict, generation: str) -> dict:
-        return dict(common_state(facts), **path.state(facts, generation))
-
-    def _finish(self, result, path, facts, generation, applied):
-        result.update(self._state(path, facts, generation))
-        if result.get("changed") and not applied:
-            return dict(result, msg="check mode: nothing was changed; 'steps' lists what would run.")
-        problems, warnings = path.verify(facts, generation)
-        result["verified"] = not problems
+    def verify(self, run, changed):
+        run.result.update(changed=changed, **self.state(run))
+        problems, warnings = run.context["path"].verify(run.facts, run.context["generation"])
+        run.result["verified"] = not problems
         if warnings:
-            result["warnings"] = warnings
+            run.result["warnings"] = warnings
         if problems:
-            done = "after the steps ran" if applied else "and nothing was planned to fix it"
-            result.update(failed=True, msg=f"verification failed {done}: {'; '.join(problems)}.")
-        return result
+            done = "after the steps ran" if run.applied else "and nothing was planned to fix it"
+            run.result.update(failed=True, msg=f"verification failed {done}: {'; '.join(problems)}.")
+        return run.result

@@ -52,7 +52,8 @@ class Step:
     ``describe(step)`` is the line of a diff or plan listing (never a secret); ``effect(view, step, org_id)``
     changes the host's view as the step will once it succeeded; ``failure(record, what, codes)`` is the sentence
     for a failed run of it (None: the generic sentence); ``exit_codes`` maps a variant of the step (its ``kind``,
-    ``""`` for all) to what each documented exit code means.
+    ``""`` for all) to what each documented exit code means; ``why`` says when a planner chooses it (the plan's
+    -vvv trace).
     """
 
     name: str
@@ -62,6 +63,7 @@ class Step:
     effect: Callable[[dict, dict, "str | None"], None] | None = None
     failure: Callable[[dict, str, Mapping], "str | None"] | None = None
     exit_codes: Mapping[str, Mapping[int, str]] = dataclasses.field(default_factory=dict)
+    why: str = ""
 
     def codes(self, step: dict) -> Mapping[int, str]:
         return self.exit_codes.get(step.get("kind") or "", self.exit_codes.get("", {}))
@@ -145,35 +147,50 @@ def _describe_msi(step: dict) -> str:
 _WINDOWS = (
     Step("set_passive_mode", "windows", "Sets the ForceDefenderPassiveMode registry value.",
          lambda s: f"set ForceDefenderPassiveMode = {s['value']} (R-30/R-31)",
-         lambda view, s, org: view.__setitem__("force_defender_passive_mode", s["value"])),
+         lambda view, s, org: view.__setitem__("force_defender_passive_mode", s["value"]),
+         why=("ForceDefenderPassiveMode on the host differs from the passive mode asked for (or another "
+              "anti-malware product needs passive mode)")),
     Step("enable_defender_feature", "windows", "Installs the Windows-Defender feature (a restart follows).",
-         lambda s: "install the Windows-Defender feature (R-12)", _set("defender_feature", True)),
+         lambda s: "install the Windows-Defender feature (R-12)", _set("defender_feature", True),
+         why="Windows Server 2016 or later without the Windows-Defender feature"),
     Step("install_msi", "windows", "Installs md4ws.msi with msiexec, after checking its signature.",
-         _describe_msi, _set("md4ws", "installed"), _installer_failure, {"": _MSI_CODES}),
+         _describe_msi, _set("md4ws", "installed"), _installer_failure, {"": _MSI_CODES},
+         why="the unified solution (md4ws) is not installed"),
     Step("uninstall_msi", "windows", "Uninstalls a product (md4ws or the MMA) by its product code.",
          lambda s: f"msiexec /x {s['product_code']} /quiet ({s.get('what', 'product')}, R-61/R-62)",
-         _uninstall_effect, _installer_failure, {"": _MSI_CODES}),
+         _uninstall_effect, _installer_failure, {"": _MSI_CODES},
+         why="uninstall: true and the product is installed"),
     Step("install_mma", "windows", "Installs the Microsoft Monitoring Agent from its setup program.",
          lambda s: f"install the Microsoft Monitoring Agent from {_file(s)} (R-23)",
-         _install_mma_effect, _installer_failure, {"": _MSI_CODES}),
+         _install_mma_effect, _installer_failure, {"": _MSI_CODES},
+         why="the Microsoft Monitoring Agent is not installed"),
     Step("add_mma_workspace", "windows", "Adds a workspace to the MMA (its key from the secrets) and reloads it.",
-         _describe_workspace, _add_workspace_effect),
+         _describe_workspace, _add_workspace_effect,
+         why="the workspace is not configured in the MMA (or reconfigure: true)"),
     Step("remove_mma_workspace", "windows", "Removes a workspace from the MMA and reloads it.",
-         lambda s: f"remove workspace {s['workspace_id']} from the MMA, reload (R-62)", _remove_workspace_effect),
+         lambda s: f"remove workspace {s['workspace_id']} from the MMA, reload (R-62)", _remove_workspace_effect,
+         why="the workspace is configured in the MMA and is to be removed (or re-keyed)"),
     Step("set_mma_proxy", "windows", "Sets the MMA's proxy (its password from the secrets).",
-         lambda s: f"set the MMA proxy to {s.get('proxy_url') or '(none)'} (R-40)"),
+         lambda s: f"set the MMA proxy to {s.get('proxy_url') or '(none)'} (R-40)",
+         why="a proxy is given for a workspace being added (or reconfigure: true)"),
     Step("run_script", "windows", "Runs the onboarding or offboarding script (from the secrets).",
          lambda s: f"run the {s['kind']} script (R-{'21' if s['kind'] == 'onboarding' else '60'})",
-         _script_effect, _script_failure, {"onboarding": _ONBOARDING_CODES, "offboarding": _OFFBOARDING_CODES}),
+         _script_effect, _script_failure, {"onboarding": _ONBOARDING_CODES, "offboarding": _OFFBOARDING_CODES},
+         why=("the sensor does not report to the package's org (onboarding) or still reports to it "
+              "(offboarding)")),
     Step("import_certificate", "windows", "Imports an intermediate CA certificate into the machine's CA store.",
-         lambda s: f"import {_file(s)} into Cert:\\LocalMachine\\Ca (R-41)"),
+         lambda s: f"import {_file(s)} into Cert:\\LocalMachine\\Ca (R-41)",
+         why="Windows Server 2012 R2 without the given intermediate CA certificate"),
     Step("set_network_protection", "windows", "Turns network protection on with Set-MpPreference.",
          lambda s: ("Set-MpPreference EnableNetworkProtection Enabled, AllowNetworkProtectionOnWinServer, "
-                    "AllowNetworkProtectionDownLevel, AllowDatagramProcessingOnWinServer (R-42)")),
+                    "AllowNetworkProtectionDownLevel, AllowDatagramProcessingOnWinServer (R-42)"),
+         why="network_protection: true and network protection is not on"),
     Step("set_scep_cloud_protection", "windows", "Sets SCEP cloud protection membership to Advanced.",
-         lambda s: "set SCEP cloud protection membership to Advanced (SpyNetReporting = 2, R-24)"),
+         lambda s: "set SCEP cloud protection membership to Advanced (SpyNetReporting = 2, R-24)",
+         why="scep_cloud_protection: true and SCEP's cloud protection is not Advanced"),
     Step("detection_test", "windows", "Runs the documented detection test command line.",
-         lambda s: "run the detection test command line in C:\\test-MDATP-test (R-52)"),
+         lambda s: "run the detection test command line in C:\\test-MDATP-test (R-52)",
+         why="the detection test was asked for on an onboarded host"),
 )
 
 
@@ -226,25 +243,34 @@ _LINUX = (
     Step("setup_repository", "linux", "Configures Microsoft's package repository and its signing key.",
          lambda s: (f"configure Microsoft's '{s['channel']}' repository for {s['distro']} {s['version']} "
                     f"and its signing key ({s['package_manager']})"),
-         _set("repository", True), _repository_failure),
+         _set("repository", True), _repository_failure,
+         why="mdatp is to be installed from Microsoft's repository, which is not configured"),
     Step("install_package", "linux", "Installs the mdatp package (a given version) with the package manager.",
          _describe_install, lambda view, s, org: view.__setitem__("mdatp", s.get("version") or "installed"),
-         _package_failure),
+         _package_failure,
+         why="mdatp is not installed (or not the version asked for)"),
     Step("remove_package", "linux", "Removes the mdatp package.",
-         lambda s: f"{s['package_manager']} remove {s['package']}", _set("mdatp", None), _package_failure),
+         lambda s: f"{s['package_manager']} remove {s['package']}", _set("mdatp", None), _package_failure,
+         why="uninstall: true and mdatp is installed"),
     Step("merge_managed_config", "linux", "Merges settings into mdatp_managed.json.",
-         _describe_managed, _managed_effect),
+         _describe_managed, _managed_effect,
+         why="mdatp_managed.json does not hold the settings asked for"),
     Step("write_secret_file", "linux", "Writes a file whose content comes from the secrets (mode 0600).",
          lambda s: f"write {s['path']} (mode {s.get('mode', '0600')}, content not shown)",
-         lambda view, s, org: view.__setitem__("onboarded_org", org if s["secret"] == "onboarding_json" else None)),
-    Step("remove_file", "linux", "Removes a file.", lambda s: f"remove {s['path']}"),
+         lambda view, s, org: view.__setitem__("onboarded_org", org if s["secret"] == "onboarding_json" else None),
+         why="the sensor is not licensed to the package's org (onboarding) or still is (offboarding)"),
+    Step("remove_file", "linux", "Removes a file.", lambda s: f"remove {s['path']}",
+         why="a file of the other state (an offboarding file on onboarding) is on the host"),
     Step("wait_health", "linux", "Waits for mdatp health to reach a state (licensed and healthy, or unlicensed).",
-         _describe_health, failure=_health_failure),
+         _describe_health, failure=_health_failure,
+         why="a file mdatp reads was written: its health is waited for"),
     Step("av_detection", "linux", "Writes the EICAR test file and waits for mdatp to report it.",
          lambda s: (f"write the EICAR test file under /tmp, wait up to {s.get('timeout', 60)} s for mdatp threat "
-                    "list to report it, delete it (R-52)")),
+                    "list to report it, delete it (R-52)"),
+         why="real-time protection is on, so mdatp detects the EICAR test file"),
     Step("run_edr_script", "linux", "Runs Microsoft's EDR test script (staged by the controller).",
-         lambda s: f"run Microsoft's EDR test script {_file(s)} (R-52)"),
+         lambda s: f"run Microsoft's EDR test script {_file(s)} (R-52)",
+         why="edr_script was given"),
 )
 
 STEPS: dict[str, Step] = {step.name: step for step in _WINDOWS + _LINUX}
