@@ -13,6 +13,7 @@ flattened both. ``field`` reads either. Only GET requests are sent.
 
 from __future__ import annotations
 
+import enum
 import re
 import time
 
@@ -99,6 +100,11 @@ def targets(subscription_id, resource_group, names, resource_ids):
     return unique
 
 
+def plain(value):
+    """The SDK's enums (StatusTypes.CONNECTED) as the service spells them ("Connected")."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
 def field(obj, name):
     """A model field, from ``obj.properties`` (azure-mgmt-hybridcompute 10.x) or from obj itself (9.x)."""
     if obj is None:
@@ -107,8 +113,8 @@ def field(obj, name):
     if props is not None:
         value = getattr(props, name, None)
         if value is not None:
-            return value
-    return getattr(obj, name, None)
+            return plain(value)
+    return plain(getattr(obj, name, None))
 
 
 def iso(value):
@@ -118,7 +124,7 @@ def iso(value):
 def _status_view(status):
     if status is None:
         return None
-    view = {"code": getattr(status, "code", None), "level": getattr(status, "level", None),
+    view = {"code": getattr(status, "code", None), "level": plain(getattr(status, "level", None)),
             "display_status": getattr(status, "display_status", None), "message": getattr(status, "message", None),
             "time": iso(getattr(status, "time", None))}
     return view if any(v is not None for v in view.values()) else None
@@ -226,10 +232,13 @@ def stuck_sentence(view, waited):
                 "deploying it: wait longer (wait_timeout) or run again later").format(
                     mde["name"] or kind, where, mde["provisioning_state"] or "without a provisioning state", after,
                     " ({0})".format(mde["message"]) if mde["message"] else "", agent)
-    return ("the Defender for Endpoint extension {0} (publisher {1}) never appeared on {2} {3}{4}; check that "
-            "Defender for Servers (Plan 1 or Plan 2) is on for subscription {5} and that its integration with "
+    if agent:
+        return "the Defender for Endpoint extension {0} (publisher {1}) never appeared on {2} {3}{4}".format(
+            kind, MDE_PUBLISHER, where, after, agent)
+    return ("the Defender for Endpoint extension {0} (publisher {1}) never appeared on {2} {3}; check that "
+            "Defender for Servers (Plan 1 or Plan 2) is on for subscription {4} and that its integration with "
             "Defender for Endpoint is on (defender.endpoint.defender_for_cloud_info shows both)").format(
-                kind, MDE_PUBLISHER, where, after, agent, view["subscription_id"])
+                kind, MDE_PUBLISHER, where, after, view["subscription_id"])
 
 
 class Session:
