@@ -192,9 +192,9 @@ def test_arm_errors_are_one_sentence(fake, tmp_path):
     fake.fault(409, times=1, match="/machines/web-02", code="MissingSubscriptionRegistration")
     fake.clear_log()
     one = arc(resource_group=RG, names=["web-01"])
+    elsewhere = mid.replace(SUBSCRIPTION, "00000000-1111-4222-8333-444444444444")
     result = run(tmp_path, fake, [one, one, one, arc(resource_group=RG, names=["web-02"]),
-                                  arc(resource_group="no-such-group", names=["web-01"]),
-                                  arc(resource_ids=[mid.replace(SUBSCRIPTION, "00000000-1111-4222-8333-444444444444")])])
+                                  arc(resource_group="no-such-group", names=["web-01"]), arc(resource_ids=[elsewhere])])
     label = "Arc machine web-01 (resource group arc-servers, subscription {0})".format(SUBSCRIPTION)
     msgs = [r.get("msg", "") for r in result]
     assert msgs[0].startswith("could not read " + label + ": the identity lacks permission (403 AuthorizationFailed"), \
