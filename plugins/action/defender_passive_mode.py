@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view, _linux_plan
-from ansible_collections.defender.endpoint.plugins.plugin_utils._host_action import HostAction
-from ansible_collections.defender.endpoint.plugins.plugin_utils._settings_plan import (
-    linux_passive_outcome, passive_outcome, plan_passive)
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.linux import plan as _linux_plan
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
+from ansible_collections.defender.endpoint.plugins.plugin_utils.linux.verify import linux_passive_outcome
+from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.settings import passive_outcome, plan_passive
 
 
 class ActionModule(HostAction):

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _flow, _host_view, _steps
-from ansible_collections.defender.endpoint.plugins.plugin_utils._host_action import HostAction
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import apply as _apply
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import files as _files
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import steps as _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
 
 ALERT = {"title": "Suspicious PowerShell command line", "severity": "Informational"}
 LINUX_ALERT = {"title": "Enumeration of files with sensitive data", "severity": "Low"}
@@ -20,7 +23,7 @@ _NOT_ONBOARDED = ("the host is not onboarded ({what}): the test alert would reac
 
 
 def _edr_step(path: str, timeout: int) -> dict:
-    script = _flow.local_file(path, "edr_script", "give the script file itself (mde_linux_edr_diy.sh)",
+    script = _files.local_file(path, "edr_script", "give the script file itself (mde_linux_edr_diy.sh)",
                               "; download Microsoft's mde_linux_edr_diy script (R-52) and give its path")
     return {"name": "run_edr_script", "local_path": script["local_path"], "file_name": script["name"],
             "sha256": script["sha256"], "timeout": timeout}
@@ -74,7 +77,7 @@ class ActionModule(HostAction):
         return dict(run.result, changed=False, steps=[], msg="; ".join(run.context["messages"]) + " (R-52).")
 
     def planned(self, run):
-        run.result.update(changed=True, steps=_flow.public_steps(run.steps, "planned"))
+        run.result.update(changed=True, steps=_apply.public_steps(run.steps, "planned"))
         if not run.windows:
             run.result["msg"] = "; ".join(run.context["messages"] + ["detection test planned"]) + "."
         return run.result

@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
-from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
-from ansible_collections.defender.endpoint.plugins.plugin_utils._host_action import HostAction
-from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import check
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.prerequisites import check
 
 
 def summarize(facts: dict) -> dict:

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _inputs
-from ansible_collections.defender.endpoint.plugins.plugin_utils._certificates import CertificateError, read_certificate
-from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
-from ansible_collections.defender.endpoint.plugins.plugin_utils._host_action import HostAction
-from ansible_collections.defender.endpoint.plugins.plugin_utils._onboard_paths import LinuxPath, WindowsPath, common_state
-from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import PackageError, parse_package
-from ansible_collections.defender.endpoint.plugins.plugin_utils._steps import failure_message
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import executor as _executor
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import apply as _apply
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import files as _files
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import inputs as _inputs
+from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.certificates import CertificateError, read_certificate
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.host_view import common_state
+from ansible_collections.defender.endpoint.plugins.plugin_utils.linux.onboarding import LinuxOnboarding
+from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.onboarding import WindowsOnboarding
+from ansible_collections.defender.endpoint.plugins.plugin_utils.packages.parse import PackageError, parse_package
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.steps import failure_message
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
@@ -77,7 +82,7 @@ def _installer(args: dict) -> dict | None:
         return None
     if args["installer_remote"]:
         return {"remote_path": path}
-    return _flow.local_file(path, "installer", "give the installer file itself (md4ws.msi, or MMASetup-AMD64.exe "
+    return _files.local_file(path, "installer", "give the installer file itself (md4ws.msi, or MMASetup-AMD64.exe "
                             "for downlevel hosts)", " (set installer_remote: true if the path is on the host)")
 
 
@@ -118,46 +123,46 @@ class ActionModule(HostAction):
                 certificate = read_certificate(args["intermediate_ca_certificate"])
             except CertificateError as exc:
                 raise AnsibleActionFail(str(exc)) from None
-        path = (WindowsPath if run.windows else LinuxPath)(args, package, _installer(args) if run.windows else None,
-                                                           certificate)
-        run.context.update(package=package, path=path)
+        onboarding = WindowsOnboarding if run.windows else LinuxOnboarding
+        platform = onboarding(args, package, _installer(args) if run.windows else None, certificate)
+        run.context.update(package=package, platform=platform)
 
     def probe(self, run):
-        path = run.context["path"]
-        return _executor.probe(self, run.task_vars, run.args["extra_av_services"], path.probe_secrets(),
-                               path.probe_paths())
+        platform = run.context["platform"]
+        return _executor.probe(self, run.task_vars, run.args["extra_av_services"], platform.probe_secrets(),
+                               platform.probe_paths())
 
     def plan(self, run):
         classified, package = classify(run.facts), run.context["package"]
         run.context["generation"] = classified.generation
         run.result.update(generation=classified.generation, os_label=classified.os_label,
                           package=package.summary() if package else None)
-        return run.context["path"].plan(run.facts)
+        return run.context["platform"].plan(run.facts)
 
     def refused(self, run, exc):
         return dict(run.result, failed=True, msg=str(exc), changed=False, **self.state(run))
 
     def secrets(self, run):
-        return run.context["path"].secrets()
+        return run.context["platform"].secrets()
 
     def timeout(self, run):
         return run.args["step_timeout"]
 
     def view(self, run):
-        return run.context["path"].view(run.facts, run.context["generation"])
+        return run.context["platform"].view(run.facts, run.context["generation"])
 
     def org_id(self, run):
         return run.context["package"].org_id if run.context["package"] else None
 
     def state(self, run):
-        return dict(common_state(run.facts), **run.context["path"].state(run.facts, run.context["generation"]))
+        return dict(common_state(run.facts), **run.context["platform"].state(run.facts, run.context["generation"]))
 
     def unchanged(self, run):
         run.result.update(changed=False, steps=[], reboot_required=False)
         return self.verify(run, changed=False)
 
     def planned(self, run):
-        run.result.update(changed=True, steps=_flow.public_steps(run.steps, "planned"), reboot_required=False,
+        run.result.update(changed=True, steps=_apply.public_steps(run.steps, "planned"), reboot_required=False,
                           msg="check mode: nothing was changed; 'steps' lists what would run.", **self.state(run))
         return run.result
 
@@ -183,7 +188,7 @@ class ActionModule(HostAction):
 
     def verify(self, run, changed):
         run.result.update(changed=changed, **self.state(run))
-        problems, warnings = run.context["path"].verify(run.facts, run.context["generation"])
+        problems, warnings = run.context["platform"].verify(run.facts, run.context["generation"])
         run.result["verified"] = not problems
         if warnings:
             run.result["warnings"] = warnings

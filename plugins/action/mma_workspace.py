@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view, _inputs
-from ansible_collections.defender.endpoint.plugins.plugin_utils._host_action import HostAction
-from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import MMA_RETIRED
-from ansible_collections.defender.endpoint.plugins.plugin_utils._settings_plan import plan_workspace
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import inputs as _inputs
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.prerequisites import MMA_RETIRED
+from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.settings import plan_workspace
 
 _PROXY = ("proxy_url", "proxy_username", "proxy_password")
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _report, _report_html
+from ansible_collections.defender.endpoint.plugins.plugin_utils.report import fleet as _report
+from ansible_collections.defender.endpoint.plugins.plugin_utils.report import html as _report_html
 
 
 def _plain(value):

@@ -290,7 +290,7 @@ def test_bad_input_matrix(lab, packages, tmp_path):
 
 def test_unreadable_package_is_one_sentence(monkeypatch, packages):
     """Root reads any file, so the permission error is simulated where the parser opens the file."""
-    from ansible_collections.defender.endpoint.plugins.plugin_utils import _packages  # pylint: disable=import-outside-toplevel
+    from ansible_collections.defender.endpoint.plugins.plugin_utils.packages import parse as _packages  # pylint: disable=import-outside-toplevel
     real_open = open
 
     def deny(path, *args, **kwargs):

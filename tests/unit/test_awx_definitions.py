@@ -27,7 +27,7 @@ from awxkit.utils import PseudoNamespace  # noqa: E402
 
 import awx_job  # noqa: E402
 import package_factory  # noqa: E402
-from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import parse_package  # noqa: E402
+from ansible_collections.defender.endpoint.plugins.plugin_utils.packages.parse import parse_package  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 with open(ROOT / "awx" / "assets.yml", encoding="utf-8") as _stream:     # the loader `awx import` reads with

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.generation import classify
 
 
 def win(version, build, product_type=3, sp=0, edition="ServerStandard", installation_type="Server", ubr=0):

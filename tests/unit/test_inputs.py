@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _inputs
-from ansible_collections.defender.endpoint.plugins.plugin_utils._flow import file_format
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import inputs as _inputs
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.files import file_format
 
 SPEC = {"installer": {"type": "path"}, "packages": {"type": "list", "elements": "path"}, "flag": {"type": "bool"},
         "timeout": {"type": "int"}, "proxy": {"type": "str", "no_log": True}}

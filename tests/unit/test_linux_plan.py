@@ -6,9 +6,9 @@ import pytest
 
 from labmodel import linux as lab_linux
 from labmodel import profiles
-from ansible_collections.defender.endpoint.plugins.plugin_utils._linux_plan import (
+from ansible_collections.defender.endpoint.plugins.plugin_utils.linux.plan import (
     LinuxWant, plan_offboard, plan_onboard, plan_passive, repository_path)
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.errors import Refused
 
 ORG = "00000000-1111-4222-8333-444444444444"
 OTHER = "99999999-8888-4777-8666-555555555555"

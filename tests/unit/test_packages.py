@@ -9,7 +9,7 @@ import re
 import pytest
 
 import package_factory
-from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import (
+from ansible_collections.defender.endpoint.plugins.plugin_utils.packages.parse import (
     PackageError, filetime_to_datetime, parse_package)
 
 ORG = package_factory.FAKE_ORG

@@ -7,8 +7,8 @@ import pytest
 from labmodel import linux as lab_linux
 from labmodel import profiles
 from labmodel import windows as lab_windows
-from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
-from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import check
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.prerequisites import check
 
 
 def facts_of(profile, **overrides):

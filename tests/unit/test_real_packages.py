@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import real_packages
-from ansible_collections.defender.endpoint.plugins.plugin_utils._packages import PackageError, parse_package
+from ansible_collections.defender.endpoint.plugins.plugin_utils.packages.parse import PackageError, parse_package
 
 
 def test_every_real_package_is_read_as_expected():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils._report import to_csv
+from ansible_collections.defender.endpoint.plugins.plugin_utils.report.fleet import to_csv
 
 
 def test_cells_that_would_be_formulas_are_neutralised():

@@ -10,7 +10,7 @@ import io
 
 import pytest
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _report
+from ansible_collections.defender.endpoint.plugins.plugin_utils.report import fleet as _report
 
 ORG = "00000000-1111-4222-8333-444444444444"
 OS_2016 = "Windows Server 2016 (version 10.0.14393, build 14393)"

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.defender.endpoint.plugins.modules import mde_host_linux
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import steps as _steps
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODULES = ROOT / "plugins" / "modules"

@@ -7,11 +7,11 @@ import pytest
 
 from labmodel import profiles
 from labmodel import windows as lab_windows
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _steps
-from ansible_collections.defender.endpoint.plugins.plugin_utils._settings_plan import (
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import steps as _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.settings import (
     passive_outcome, plan_passive, plan_workspace)
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import (
-    Refused, Want, plan_offboard, plan_onboard)
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.errors import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.plan import Want, plan_offboard, plan_onboard
 
 ORG = "00000000-1111-4222-8333-444444444444"
 OTHER = "99999999-8888-4777-8666-555555555555"

@@ -12,8 +12,8 @@ import shutil
 import pytest
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_action
-from ansible_collections.defender.endpoint.plugins.plugin_utils._host_action import HostAction
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import action as _host_action
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
 
 import recorder
 

@@ -17,8 +17,12 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _flow, _host_view, _steps
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import executor as _executor
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import apply as _apply
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import inputs as _inputs
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import steps as _steps
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.errors import Refused
 
 display = Display()
 
@@ -34,7 +38,7 @@ class Run:
     context: dict = dataclasses.field(default_factory=dict)   # what parse() found (packages, files, ...)
     facts: dict = dataclasses.field(default_factory=dict)
     steps: list = dataclasses.field(default_factory=list)
-    applied: _flow.Applied | None = None
+    applied: _apply.Applied | None = None
 
 
 class HostAction(ActionBase):
@@ -53,7 +57,7 @@ class HostAction(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         del tmp
-        args = _flow.arguments(self, self.ARGUMENT_SPEC, self.MAY_BE_EMPTY, **self.CONSTRAINTS)
+        args = self.arguments()
         run = Run(args, task_vars or {}, _executor.is_windows(self), result)
         self.parse(run)
         run.facts = self.probe(run)
@@ -71,12 +75,22 @@ class HostAction(ActionBase):
             return self.unchanged(run)
         if self._task.check_mode:
             return self.planned(run)
-        run.applied = _flow.apply(self, run.task_vars, run.facts, run.steps, self.secrets(run), self.timeout(run),
+        run.applied = _apply.apply(self, run.task_vars, run.facts, run.steps, self.secrets(run), self.timeout(run),
                                   args.get("extra_av_services") or ())
         run.facts = run.applied.facts
         if run.applied.failed:
             return self.failed(run)
         return self.done(run)
+
+    def arguments(self) -> dict:
+        """The task's arguments, validated: the shapes Ansible would convert silently first (one sentence each),
+        then the argument spec with its declared constraints (required_if, required_by, mutually_exclusive)."""
+        try:
+            _inputs.check_raw(self._task.args, self.ARGUMENT_SPEC, self.MAY_BE_EMPTY)
+        except _inputs.InputError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.CONSTRAINTS)
+        return args
 
     # ---- hooks: inputs, host, plan ----
 
@@ -137,7 +151,7 @@ class HostAction(ActionBase):
         return self.verify(run, changed=False)
 
     def planned(self, run: Run) -> dict:
-        run.result.update(changed=True, steps=_flow.public_steps(run.steps, "planned"), **self.state(run))
+        run.result.update(changed=True, steps=_apply.public_steps(run.steps, "planned"), **self.state(run))
         return run.result
 
     def failed(self, run: Run) -> dict:
@@ -161,7 +175,7 @@ class HostAction(ActionBase):
 
     @staticmethod
     def records(run: Run) -> list[dict]:
-        return _flow.shown_records(run.applied.records)
+        return _apply.shown_records(run.applied.records)
 
     def _trace(self, run: Run, refused: str | None = None) -> None:
         """The plan at -vvv: what the probe found, and why each step was chosen (or why none, or the refusal)."""

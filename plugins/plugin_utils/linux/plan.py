@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view, _inputs
-from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import classify
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused, refuse_missing_prerequisites
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import inputs as _inputs
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.errors import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.prerequisites import refuse_missing_prerequisites
 
 MDATP_DIR = "/etc/opt/microsoft/mdatp"
 ONBOARD_JSON = MDATP_DIR + "/mdatp_onboard.json"

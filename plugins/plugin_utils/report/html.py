@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from html import escape
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils._report import ATTENTION, STATUSES
+from ansible_collections.defender.endpoint.plugins.plugin_utils.report.fleet import ATTENTION, STATUSES
 
 COLOURS = {"failed": "#c62828", "probe_failed": "#ad1457", "unreachable": "#e65100", "restart_required": "#6a1b9a",
            "pending": "#00838f", "unsupported": "#6d4c41", "skipped": "#616161", "onboarded": "#2e7d32",

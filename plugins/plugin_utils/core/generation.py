@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.versions import version_tuple
+
 GENERATIONS = ("downlevel", "unified", "modern", "linux", "unsupported")
 
 SUPPORTED_WINDOWS = (
@@ -42,19 +44,11 @@ class Generation:
     unsupported_reason: str | None = None
 
 
-def _version_tuple(text: str | None) -> tuple[int, ...]:
-    parts = []
-    for piece in str(text or "").split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
 
 
 def windows_label(os_facts: dict) -> str:
     """A human name for a Windows host, e.g. 'Windows Server 2012 R2' or 'Windows 7 SP1 Enterprise'."""
-    major_minor = _version_tuple(os_facts.get("version"))[:2]
+    major_minor = version_tuple(os_facts.get("version"))[:2]
     build = int(os_facts.get("build") or 0)
     server = int(os_facts.get("product_type") or 1) != 1
     sp = int(os_facts.get("service_pack") or 0)
@@ -88,7 +82,7 @@ def _unsupported(label: str, why: str) -> Generation:
 
 def classify_windows(os_facts: dict) -> Generation:
     label = windows_label(os_facts)
-    major_minor = _version_tuple(os_facts.get("version"))[:2]
+    major_minor = version_tuple(os_facts.get("version"))[:2]
     build = int(os_facts.get("build") or 0)
     server = int(os_facts.get("product_type") or 1) != 1
     sp = int(os_facts.get("service_pack") or 0)
@@ -125,7 +119,7 @@ def linux_label(os_facts: dict) -> str:
 def classify_linux(os_facts: dict) -> Generation:
     label = linux_label(os_facts)
     distro = str(os_facts.get("id") or "").lower()
-    version = _version_tuple(os_facts.get("version_id"))
+    version = version_tuple(os_facts.get("version_id"))
     supported = ", ".join(f"{name} {'.'.join(map(str, v))}+" for name, v in sorted(SUPPORTED_LINUX.items()))
     if os_facts.get("architecture") not in (None, "x86_64", "aarch64"):
         return Generation("unsupported", label,

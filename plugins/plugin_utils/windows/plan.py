@@ -4,7 +4,7 @@
 
 Internal use only: the interface may change without notice.
 
-Each plan is a list of steps from the executor's fixed vocabulary (see ``_steps.py``), in the order
+Each plan is a list of steps from the executor's fixed vocabulary (see ``core/steps.py``), in the order
 Microsoft's documentation gives (R-20..R-25, R-30, R-60..R-62, R-70).  A plan that cannot be carried out safely
 is refused with one sentence saying what to do, before anything is changed on the host.
 """
@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
-from ansible_collections.defender.endpoint.plugins.plugin_utils._generation import _version_tuple, classify
-from ansible_collections.defender.endpoint.plugins.plugin_utils._prerequisites import check
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.errors import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.versions import os_release, version_tuple
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.generation import classify
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.prerequisites import refuse_missing_prerequisites
 
 # Missing prerequisites that the plan itself fixes, so they do not block it (R-12: enable the feature first).
 _FIXED_BY_PLAN = {"defender_feature"}
 SENSE_FOR_INTERCA = (10, 8048, 22439, 1065)   # R-13 / R-41
-
-
-class Refused(ValueError):
-    """The wanted state cannot be reached safely; nothing was changed."""
 
 
 @dataclasses.dataclass
@@ -67,33 +65,30 @@ def onboarded_to(facts: dict, generation: str) -> str | None:
     return None
 
 
+def resolve_passive(facts: dict, asked: bool | None) -> bool | None:
+    """The passive mode a host should have, for the plan and the verification alike: as asked, or - when not
+    asked - passive beside another anti-malware product (R-14), else left as it is (None)."""
+    if asked is None and facts.get("third_party_av"):
+        return True
+    return asked
+
+
 def _passive_wanted(facts: dict, want: Want) -> bool | None:
     third_party = facts.get("third_party_av") or []
     if want.passive_mode is False and third_party:
         raise Refused(f"passive_mode is false but {', '.join(third_party)} is installed: with another anti-malware "
                       "product Defender Antivirus must run in passive mode (R-14); set passive_mode: true or "
                       "remove the other product first.")
-    if want.passive_mode is None and third_party:
-        return True
-    return want.passive_mode
+    return resolve_passive(facts, want.passive_mode)
 
 
-def _passive_step(facts: dict, passive: bool | None) -> list[dict]:
+def passive_step(facts: dict, passive: bool | None) -> list[dict]:
     current = (facts.get("mde") or {}).get("force_passive_mode")
     if passive is True and current != 1:
         return [{"name": "set_passive_mode", "value": 1}]
     if passive is False and current == 1:
         return [{"name": "set_passive_mode", "value": 0}]
     return []
-
-
-def refuse_missing_prerequisites(facts: dict, generation: str) -> None:
-    """Refuse, listing every missing item with what to do, before anything is changed (R-10..R-16)."""
-    missing, _warnings = check(facts, generation)
-    blocking = [m for m in missing if m["id"] not in _FIXED_BY_PLAN]
-    if blocking:
-        items = "; ".join(f"{m['requirement']} (found: {m['found']}; {m['remedy']}, {m['spec']})" for m in blocking)
-        raise Refused(f"prerequisites missing, nothing was changed: {items}.")
 
 
 def _need_installer(want: Want, what: str, label: str, spec: str) -> dict:
@@ -130,7 +125,7 @@ def plan_onboard(facts: dict, want: Want) -> list[dict]:
     if gen.generation == "unsupported":
         raise Refused(gen.unsupported_reason)
     generation, label = gen.generation, gen.os_label
-    refuse_missing_prerequisites(facts, generation)
+    refuse_missing_prerequisites(facts, generation, _FIXED_BY_PLAN)
     package = want.package
     if package is None and generation != "downlevel":
         raise Refused(f"{label} is onboarded with the onboarding package: set onboarding_package (R-21, R-22).")
@@ -142,7 +137,7 @@ def plan_onboard(facts: dict, want: Want) -> list[dict]:
         # ForceDefenderPassiveMode belongs to the Sense-based sensor; downlevel AV is SCEP or the OS's own (R-24).
         return _downlevel_steps(facts, want, label) + _scep_steps(facts, want)
     passive = _passive_wanted(facts, want)
-    steps = _passive_step(facts, passive)
+    steps = passive_step(facts, passive)
     if generation == "unified":
         steps += _unified_install_steps(facts, want, passive, label)
     if current is None or (package is not None and current != package.org_id):
@@ -159,11 +154,11 @@ def _hardening_steps(facts: dict, want: Want, planned: list[dict]) -> list[dict]
     """R-41 and R-42, both opt-in, after the unified solution is installed and onboarded."""
     hardening = facts.get("hardening") or {}
     steps = []
-    if want.intermediate_ca and str((facts.get("os") or {}).get("version", "")).startswith("6.3"):
+    if want.intermediate_ca and os_release(facts) == (6, 3):
         if want.intermediate_ca["thumbprint"] not in (hardening.get("ca_thumbprints") or []):
             md4ws = _host_view.md4ws_product(facts)
             installing = any(s["name"] == "install_msi" for s in planned)
-            if md4ws and not installing and _version_tuple(md4ws.get("version")) < SENSE_FOR_INTERCA:
+            if md4ws and not installing and version_tuple(md4ws.get("version")) < SENSE_FOR_INTERCA:
                 raise Refused(f"the sensor is {md4ws.get('version')}, older than 10.8048.22439.1065: update it first "
                               "(KB5005292), then import the intermediate CA certificate (R-13, R-41).")
             steps.append(_installer_step("import_certificate", {**want.intermediate_ca}))
@@ -183,7 +178,7 @@ def _scep_steps(facts: dict, want: Want) -> list[dict]:
 def _unified_install_steps(facts: dict, want: Want, passive: bool | None, label: str) -> list[dict]:
     steps = []
     defender = facts.get("defender") or {}
-    if str((facts.get("os") or {}).get("version", "")).startswith("10.") and not defender.get("feature_installed"):
+    if os_release(facts)[:1] == (10,) and not defender.get("feature_installed"):
         steps.append({"name": "enable_defender_feature", "stop_if_reboot": True})
     if _host_view.md4ws_product(facts) is None:
         installer = _checked_installer(facts, want, "msi", "md4ws.msi", label, "R-20")

@@ -1,28 +1,25 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Plans of the two setting modules: defender_passive_mode (R-30/R-31) and mma_workspace (R-23/R-25/R-62).
+"""Plans of the two setting modules on Windows: defender_passive_mode (R-30/R-31) and mma_workspace
+(R-23/R-25/R-62).
 
 Internal use only: the interface may change without notice.
 """
 
 from __future__ import annotations
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.errors import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.plan import passive_step
 
 
 def plan_passive(facts: dict, enabled: bool, force: bool) -> list[dict]:
     """Steps that make ForceDefenderPassiveMode say what is asked; refuses to leave passive mode beside another AV."""
-    current = (facts.get("mde") or {}).get("force_passive_mode")
     third_party = facts.get("third_party_av") or []
     if not enabled and third_party and not force:
         raise Refused(f"{', '.join(third_party)} is installed: leaving passive mode would run two real-time "
                       "anti-malware engines side by side (R-14); remove that product first, or set force: true.")
-    if enabled and current != 1:
-        return [{"name": "set_passive_mode", "value": 1}]
-    if not enabled and current == 1:
-        return [{"name": "set_passive_mode", "value": 0}]
-    return []
+    return passive_step(facts, enabled)
 
 
 def passive_outcome(facts: dict, enabled: bool) -> tuple[list[str], list[str]]:
@@ -71,16 +68,3 @@ def plan_workspace(facts: dict, workspace_id: str, present: bool, has_key: bool,
         steps.append({"name": "add_mma_workspace", "workspace_id": workspace_id, "key": "workspace_key",
                       "cloud_type": 1 if cloud == "us_government" else 0})
     return steps
-
-
-def linux_passive_outcome(facts: dict, enabled: bool) -> tuple[list[str], list[str]]:
-    """(problems, warnings) on Linux: mdatp reports passive_mode_enabled in its health (R-30, R-51)."""
-    mdatp = facts.get("mdatp") or {}
-    health = mdatp.get("health")
-    if not mdatp.get("installed"):
-        return [], ["mdatp is not installed: the managed configuration takes effect when it is (mde_onboard)."]
-    if not health:
-        return [], ["mdatp health does not answer yet: passive mode is confirmed once the daemon runs."]
-    if bool(health.get("passive_mode_enabled")) != enabled:
-        return [f"mdatp reports passive_mode_enabled: {health.get('passive_mode_enabled')} after the change"], []
-    return [], []

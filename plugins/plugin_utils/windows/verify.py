@@ -7,8 +7,9 @@ Internal use only: the interface may change without notice.
 
 from __future__ import annotations
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
-from ansible_collections.defender.endpoint.plugins.plugin_utils._windows_plan import onboarded_to
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.versions import os_release
+from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.plan import onboarded_to
 
 
 def view_of(facts: dict, generation: str) -> dict:
@@ -85,8 +86,7 @@ def verify_hardening(facts: dict, generation: str, network_protection: bool, thu
     if generation == "unified" and network_protection:
         if not _host_view.network_protection_on(facts):
             problems.append("network protection is not enabled (R-42)")
-    version = str((facts.get("os") or {}).get("version", ""))
-    if generation == "unified" and thumbprint and version.startswith("6.3") \
+    if generation == "unified" and thumbprint and os_release(facts) == (6, 3) \
             and thumbprint not in (hardening.get("ca_thumbprints") or []):
         problems.append(f"the intermediate CA certificate {thumbprint} is not in Cert:\\LocalMachine\\Ca (R-41)")
     if generation == "downlevel" and scep_cloud_protection and _host_view.scep_product(facts) and hardening.get("scep_spynet_reporting") != 2:

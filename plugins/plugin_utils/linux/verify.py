@@ -7,7 +7,7 @@ Internal use only: the interface may change without notice.
 
 from __future__ import annotations
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _host_view
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
 
 
 def view_of(facts: dict) -> dict:
@@ -54,3 +54,16 @@ def verify_offboarded(facts: dict, uninstalled: bool) -> list[str]:
     if mdatp.get("installed") and _host_view.mdatp_health(facts).get("licensed"):
         return ["mdatp health still reports licensed: true"]
     return []
+
+
+def linux_passive_outcome(facts: dict, enabled: bool) -> tuple[list[str], list[str]]:
+    """(problems, warnings) on Linux: mdatp reports passive_mode_enabled in its health (R-30, R-51)."""
+    mdatp = facts.get("mdatp") or {}
+    health = mdatp.get("health")
+    if not mdatp.get("installed"):
+        return [], ["mdatp is not installed: the managed configuration takes effect when it is (mde_onboard)."]
+    if not health:
+        return [], ["mdatp health does not answer yet: passive mode is confirmed once the daemon runs."]
+    if bool(health.get("passive_mode_enabled")) != enabled:
+        return [f"mdatp reports passive_mode_enabled: {health.get('passive_mode_enabled')} after the change"], []
+    return [], []

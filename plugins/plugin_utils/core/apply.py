@@ -1,6 +1,7 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The apply half of probe -> plan -> apply -> verify, shared by the host-side action plugins.
+"""The apply stage of the host actions: stage the files the steps need, run the steps in one remote execution,
+and read each step's record back.
 
 Internal use only: the interface may change without notice.
 
@@ -11,17 +12,12 @@ host's temporary folder reported by the probe; the executor deletes them when th
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import ntpath
-import os
 import posixpath
 
-from ansible.errors import AnsibleActionFail
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import executor as _executor
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import steps as _steps
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _executor, _inputs, _steps
-
-
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 @dataclasses.dataclass
@@ -30,51 +26,6 @@ class Applied:
     records: list
     failed: dict | None
     reboot_required: bool
-
-
-def arguments(action, spec: dict, may_be_empty=(), **constraints) -> dict:
-    """The task's arguments, validated: the shapes Ansible would convert silently first (one sentence each), then
-    the argument spec with its declared constraints (required_if, required_by, mutually_exclusive)."""
-    try:
-        _inputs.check_raw(action._task.args, spec, may_be_empty)
-    except _inputs.InputError as exc:
-        raise AnsibleActionFail(str(exc)) from None
-    _validation, args = action.validate_argument_spec(argument_spec=spec, **constraints)
-    return args
-
-
-def local_file(path: str, option: str, directory_hint: str, missing_hint: str) -> dict:
-    """A controller-side file a step will copy to the host: its path, sha256 and name, or one sentence why not.
-
-    ``directory_hint`` says what to give instead of a directory; ``missing_hint`` ends the "does not exist"
-    sentence (with its own leading punctuation).
-    """
-    if os.path.isdir(path):
-        raise AnsibleActionFail(f"{option} {path} is a directory; {directory_hint}.")
-    if not os.path.isfile(path):
-        raise AnsibleActionFail(f"{option} {path} does not exist on the controller{missing_hint}.")
-    digest = hashlib.sha256()
-    head = b""
-    try:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                head = head or chunk[:8]
-                digest.update(chunk)
-    except OSError as exc:
-        raise AnsibleActionFail(f"{option} {path} cannot be read on the controller ({exc.strerror}); check its "
-                                "permissions for the user that runs Ansible.") from None
-    return {"local_path": path, "sha256": digest.hexdigest(), "name": os.path.basename(path),
-            "format": file_format(head)}
-
-
-def file_format(head: bytes) -> str | None:
-    """An installer's format by its first bytes: ``msi`` (an OLE compound document, as md4ws.msi), ``exe`` (a
-    Windows executable, ``MZ``, as MMASetup-AMD64.exe), else None."""
-    if head[:8] == _OLE_MAGIC:
-        return "msi"
-    if head[:2] == b"MZ":
-        return "exe"
-    return None
 
 
 def public_steps(steps: list[dict], status: str) -> list[dict]:

@@ -11,8 +11,9 @@ Internal use only: the interface may change without notice.
 
 from __future__ import annotations
 
-from ._generation import _version_tuple
-from ._host_view import md4ws_product
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.versions import version_tuple
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.errors import Refused
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.host_view import md4ws_product
 
 DOTNET_45_RELEASE = 378389          # .NET Framework 4.5 "Release" value
 TDH_KB3080149 = (6, 3, 9600, 17958)  # Tdh.dll version that KB3080149 brings (2012 R2)
@@ -50,7 +51,7 @@ def _common_windows(facts, missing, installing):
 
 
 def _downlevel(facts, missing, warnings):
-    version = _version_tuple((facts.get("os") or {}).get("version"))[:2]
+    version = version_tuple((facts.get("os") or {}).get("version"))[:2]
     mma = facts.get("mma") or {}
     if version == (6, 1):
         if not _has_kb(facts, "KB4074598"):
@@ -71,7 +72,7 @@ def _downlevel(facts, missing, warnings):
 
 def _unified(facts, missing, warnings):
     os_facts = facts.get("os") or {}
-    version = _version_tuple(os_facts.get("version"))[:2]
+    version = version_tuple(os_facts.get("version"))[:2]
     installing = md4ws_product(facts) is None
     if os_facts.get("architecture") not in (None, "64-bit"):
         missing.append(_item("64bit", "a 64-bit operating system", os_facts.get("architecture"),
@@ -80,7 +81,7 @@ def _unified(facts, missing, warnings):
         if not facts.get("ucrt_version") and not _has_kb(facts, "KB2999226"):
             missing.append(_item("UCRT", "Universal C Runtime update (KB2999226)", "ucrtbase.dll not found",
                                  "install the monthly rollup or KB2999226", "R-11"))
-        tdh = _version_tuple(facts.get("tdh_version"))
+        tdh = version_tuple(facts.get("tdh_version"))
         if not _has_kb(facts, "KB3080149") and tdh < TDH_KB3080149:
             missing.append(_item("KB3080149", "KB3080149 (Tdh.dll 6.3.9600.17958 or later)",
                                  f"Tdh.dll {facts.get('tdh_version') or 'missing'}",
@@ -105,7 +106,7 @@ def _unified(facts, missing, warnings):
         elif windefend.get("start_type") == "disabled" or defender.get("am_service_enabled") is False:
             missing.append(_item("defender_enabled", "Defender Antivirus enabled", "WinDefend disabled",
                                  "re-enable Defender Antivirus (MpCmdRun.exe -wdenable), then run again", "R-12"))
-        elif _version_tuple(defender.get("am_product_version")) < DEFENDER_PLATFORM_UPDATED:
+        elif version_tuple(defender.get("am_product_version")) < DEFENDER_PLATFORM_UPDATED:
             missing.append(_item("KB4052623", "Defender Antivirus platform up to date (KB4052623, 4.18 or later)",
                                  f"platform {defender.get('am_product_version')}",
                                  "install the platform update KB4052623", "R-12"))
@@ -148,3 +149,13 @@ def check(facts: dict, generation: str) -> tuple[list[dict], list[str]]:
         checker(facts, missing, warnings)
         _third_party(facts, warnings)
     return missing, warnings
+
+
+def refuse_missing_prerequisites(facts: dict, generation: str, fixed_by_plan=()) -> None:
+    """Refuse, listing every missing item with what to do, before anything is changed (R-10..R-16); items in
+    ``fixed_by_plan`` are fixed by the plan's own steps and do not block it."""
+    missing, _warnings = check(facts, generation)
+    blocking = [m for m in missing if m["id"] not in fixed_by_plan]
+    if blocking:
+        items = "; ".join(f"{m['requirement']} (found: {m['found']}; {m['remedy']}, {m['spec']})" for m in blocking)
+        raise Refused(f"prerequisites missing, nothing was changed: {items}.")

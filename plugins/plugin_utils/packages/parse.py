@@ -39,7 +39,7 @@ import os
 import re
 import zipfile
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils import _inputs
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core import inputs as _inputs
 
 _FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
 _VALID_UNTIL = re.compile(r"valid_until_(\d{4}-\d{2}-\d{2})", re.IGNORECASE)

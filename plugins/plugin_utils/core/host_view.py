@@ -104,3 +104,8 @@ def av_running_mode(facts: dict) -> str | None:
     if mode is None:
         return None
     return _RUNNING_MODES.get(str(mode).strip().lower(), str(mode))
+
+
+def common_state(facts: dict) -> dict:
+    return {"onboarded": onboarded(facts), "org_id": org_id(facts),
+            "av_running_mode": av_running_mode(facts)}
