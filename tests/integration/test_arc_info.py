@@ -4,9 +4,12 @@ MDE.Windows / MDE.Linux extension Defender for Cloud deploys (issue 12, item 2).
 
 from __future__ import annotations
 
+import pathlib
+import re
 import time
 
 import pytest
+import yaml
 
 from azure_fake import CLIENT_ID, SECRET, SUBSCRIPTION, FakeAzure
 from azure_fake.harness import auth_args, run
@@ -304,3 +307,20 @@ def test_missing_sdk_is_one_sentence(fake, tmp_path):
         pytest.skip("/usr/bin/python3 has the Azure SDKs")
     assert "install azure-identity and azure-mgmt-hybridcompute (requirements.txt" in result[0]["msg"], result[0]
     assert fake.requests() == []
+
+
+def test_module_examples_run_against_the_fake(fake, tmp_path):
+    source = (pathlib.Path(__file__).resolve().parents[2] / "plugins" / "modules" / "arc_info.py").read_text()
+    tasks = yaml.safe_load(re.search(r'EXAMPLES = r"""(.*?)"""', source, re.S).group(1))
+    web = fake.put_machine(RG, "web-01")
+    fake.put_extension(web, "MDE.Windows")
+    fake.put_machine(RG, "db-01", os_type="linux")
+    play_vars = {"azure_subscription_id": SUBSCRIPTION, "azure_client_id": CLIENT_ID, "azure_secret": SECRET,
+                 "azure_tenant": fake.load()["tenant"]}
+    result = run(tmp_path, fake, tasks, play_vars=play_vars)
+    for example, answer in zip(tasks, result.results):
+        assert not answer.get("failed"), (example["name"], answer.get("msg"))
+    assert [m["name"] for m in result[0]["machines"]] == ["web-01", "db-01"]
+    assert result[1]["msg"] == ["db-01"]                   # Defender for Cloud has not covered db-01 yet
+    assert result[2]["polls"] == 1 and result[2]["mde_extension_ready"] is True
+    assert SECRET not in result.output
