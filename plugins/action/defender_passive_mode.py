@@ -8,7 +8,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
 from ansible_collections.defender.endpoint.plugins.plugin_utils.linux import plan as _linux_plan
-from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import ASSESSMENT_SPEC, HostAction
 from ansible_collections.defender.endpoint.plugins.plugin_utils.linux.verify import linux_passive_outcome
 from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.settings import passive_outcome, plan_passive
 
@@ -18,6 +18,7 @@ class ActionModule(HostAction):
         "enabled": {"type": "bool", "required": True},
         "force": {"type": "bool", "default": False},
         "extra_av_services": {"type": "list", "elements": "str", "default": []},
+        **ASSESSMENT_SPEC,
     }
 
     def parse(self, run):

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core.generation import classify
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
@@ -33,5 +35,8 @@ class ActionModule(HostAction):
     ARGUMENT_SPEC = {"extra_av_services": {"type": "list", "elements": "str", "default": []}}
 
     def unchanged(self, run):
-        run.result.update(summarize(run.facts), changed=False)
+        # When and where the facts were read: mde_onboard, defender_passive_mode and mma_workspace take this result
+        # as their assessment option instead of probing again (bounded by their assessment_max_age).
+        run.result.update(summarize(run.facts), changed=False, probed_at=round(time.time(), 3),
+                          probed_host=run.task_vars.get("inventory_hostname"))
         return run.result

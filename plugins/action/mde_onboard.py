@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.defender.endpoint.plugins.plugin_utils.core import executor as _executor
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core import apply as _apply
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core import files as _files
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core import inputs as _inputs
 from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.certificates import CertificateError, read_certificate
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core.generation import classify
-from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import ASSESSMENT_SPEC, HostAction
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core.host_view import common_state
 from ansible_collections.defender.endpoint.plugins.plugin_utils.linux.onboarding import LinuxOnboarding
 from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.onboarding import WindowsOnboarding
@@ -46,6 +45,7 @@ ARGUMENT_SPEC = {
     "mdatp_version": {"type": "str"},
     "proxy": {"type": "str", "no_log": True},
     "health_timeout": {"type": "int", "default": 300},
+    **ASSESSMENT_SPEC,
 }
 
 
@@ -129,8 +129,7 @@ class ActionModule(HostAction):
 
     def probe(self, run):
         platform = run.context["platform"]
-        return _executor.probe(self, run.task_vars, run.args["extra_av_services"], platform.probe_secrets(),
-                               platform.probe_paths())
+        return self.facts_or_probe(run, platform.probe_secrets(), platform.probe_paths())
 
     def plan(self, run):
         classified, package = classify(run.facts), run.context["package"]

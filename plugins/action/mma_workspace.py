@@ -8,7 +8,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core import host_view as _host_view
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core import inputs as _inputs
-from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import HostAction
+from ansible_collections.defender.endpoint.plugins.plugin_utils.core.action import ASSESSMENT_SPEC, HostAction
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core.prerequisites import MMA_RETIRED
 from ansible_collections.defender.endpoint.plugins.plugin_utils.windows.settings import plan_workspace
 
@@ -25,6 +25,7 @@ class ActionModule(HostAction):
         "proxy_username": {"type": "str"},
         "proxy_password": {"type": "str", "no_log": True},
         "reconfigure": {"type": "bool", "default": False},
+        **ASSESSMENT_SPEC,
     }
     MAY_BE_EMPTY = _PROXY
     CONSTRAINTS = {"required_by": {"proxy_username": "proxy_url", "proxy_password": "proxy_username"}}

@@ -147,6 +147,20 @@ ready:
   returned: always
   type: bool
   sample: true
+probed_at:
+  description:
+    - When the facts were read, in seconds since the epoch on the controller's clock. With C(probed_host), lets
+      M(defender.endpoint.mde_onboard), M(defender.endpoint.defender_passive_mode) and
+      M(defender.endpoint.mma_workspace) take this whole result as their
+      O(defender.endpoint.mde_onboard#module:assessment) instead of probing the host again.
+  returned: always
+  type: float
+  sample: 1764650000.123
+probed_host:
+  description: The inventory name of the host the facts were read on.
+  returned: always
+  type: str
+  sample: web01
 host_facts:
   description:
     - The raw facts of the probe, as the host's executor returned them (on Windows the OS, hotfixes, .NET

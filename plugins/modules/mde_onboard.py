@@ -232,6 +232,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - defender.endpoint.host_action
+  - defender.endpoint.assessment
 attributes:
   check_mode:
     support: full
@@ -259,6 +260,15 @@ EXAMPLES = r"""
 - name: Onboard a Server 2019/2022/2025 host
   defender.endpoint.mde_onboard:
     onboarding_package: files/WindowsDefenderATPOnboardingPackage.zip
+
+- name: Read the host once
+  defender.endpoint.mde_info:
+  register: mde_assessment
+
+- name: Onboard it from what mde_info read (no second probe within assessment_max_age)
+  defender.endpoint.mde_onboard:
+    onboarding_package: files/WindowsDefenderATPOnboardingPackage.zip
+    assessment: "{{ mde_assessment }}"
 
 - name: Onboard a Server 2012 R2 / 2016 host in passive mode (a third-party antivirus stays active)
   defender.endpoint.mde_onboard:

@@ -60,6 +60,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - defender.endpoint.host_action
+  - defender.endpoint.assessment
 attributes:
   check_mode:
     support: full

@@ -12,6 +12,7 @@ Everything a hook decides is a pure function of the arguments and the probe's fa
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -25,6 +26,12 @@ from ansible_collections.defender.endpoint.plugins.plugin_utils.core import step
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core.errors import Refused
 
 display = Display()
+
+# The options of the modules that can take the facts mde_info read in the same play (one probe per host per run).
+ASSESSMENT_SPEC = {
+    "assessment": {"type": "dict"},
+    "assessment_max_age": {"type": "int", "default": 300},
+}
 
 
 @dataclasses.dataclass
@@ -90,6 +97,8 @@ class HostAction(ActionBase):
         except _inputs.InputError as exc:
             raise AnsibleActionFail(str(exc)) from None
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.CONSTRAINTS)
+        if args.get("assessment_max_age", 0) < 0:
+            raise AnsibleActionFail("assessment_max_age is seconds and cannot be negative (0 always probes again).")
         return args
 
     # ---- hooks: inputs, host, plan ----
@@ -98,7 +107,45 @@ class HostAction(ActionBase):
         """Checks and reads what the argument spec cannot (files, packages, contradictions), before the host."""
 
     def probe(self, run: Run) -> dict:
-        return _executor.probe(self, run.task_vars, run.args.get("extra_av_services") or ())
+        return self.facts_or_probe(run)
+
+    def facts_or_probe(self, run: Run, secrets=None, paths=()) -> dict:
+        """The facts mde_info read in this play (option ``assessment``) when they are fresh and answer what the plan
+        asks, else one probe.  ``secrets`` and ``paths`` are what only a probe can compare or look at."""
+        given = self.assessment(run)
+        if given is not None:
+            host_paths = {p.get("path") for p in given.get("host_paths") or []}
+            if not secrets and set(paths) <= host_paths:
+                return given
+            display.vvv(f"{self._task.action}: assessment does not hold what the plan needs (a comparison with a "
+                        "secret, or an installer path on the host): probing",
+                        host=run.task_vars.get("inventory_hostname"))
+        return _executor.probe(self, run.task_vars, run.args.get("extra_av_services") or (), secrets, paths)
+
+    def assessment(self, run: Run) -> dict | None:
+        """The host facts of option ``assessment``, checked: mde_info's result, for this host and platform, at most
+        ``assessment_max_age`` seconds old (older: None, the host is probed again)."""
+        given = run.args.get("assessment")
+        if not given:
+            return None
+        facts, probed_at, host = given.get("host_facts"), given.get("probed_at"), given.get("probed_host")
+        if not isinstance(facts, dict) or not isinstance(probed_at, (int, float)) or not host:
+            raise AnsibleActionFail("assessment is not a result of defender.endpoint.mde_info (it needs host_facts, "
+                                    "probed_at and probed_host): register mde_info's result and give it whole.")
+        here = run.task_vars.get("inventory_hostname")
+        if here and host != here:
+            raise AnsibleActionFail(f"assessment was read on host {host}, not on {here}: give this host's own "
+                                    "mde_info result (the registered variable, not another host's hostvars).")
+        if (facts.get("platform") == "linux") == run.windows:
+            raise AnsibleActionFail(f"assessment holds {facts.get('platform')} facts but this host is reached as "
+                                    f"{'Windows' if run.windows else 'Linux'}: give this host's own mde_info result.")
+        age = time.time() - probed_at
+        if age < -60 or age > run.args["assessment_max_age"]:
+            display.vvv(f"{self._task.action}: assessment is {age:.0f} s old, more than assessment_max_age "
+                        f"({run.args['assessment_max_age']} s): probing again", host=here)
+            return None
+        display.vvv(f"{self._task.action}: using the facts mde_info read {age:.0f} s ago (no probe)", host=here)
+        return facts
 
     def plan(self, run: Run) -> list[dict]:
         """The steps, from the arguments and the facts alone; raise Refused to change nothing."""

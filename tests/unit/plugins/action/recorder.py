@@ -75,45 +75,72 @@ def _fill(args: dict, packages: str) -> dict:
     return {k: fill(v) for k, v in args.items()}
 
 
+class LabHost:
+    """One lab host answering the action's executor calls (``_execute_module``) and file copies (``put_file``), as
+    the mde_lab connection would, with the lab state in ``MDE_LAB_STATE_DIR``."""
+
+    def __init__(self, profile: str, overrides: dict, name: str = "lab-host"):
+        sys.path.insert(0, str(ROOT / "tests" / "lab"))
+        from labmodel import profiles   # pylint: disable=import-outside-toplevel
+        self.profile, self.overrides, self.name, self.calls = profile, overrides, name, []
+        self.windows = profiles.PROFILES[profile]["platform"] == "windows"
+        executor = "mde_host" if self.windows else "mde_host_linux"
+        self.source = (ROOT / "plugins" / "modules" / f"{executor}.{'ps1' if self.windows else 'py'}").read_text(
+            encoding="utf-8")
+
+    def attach(self, action, check_mode: bool):
+        from labmodel import store   # pylint: disable=import-outside-toplevel
+
+        def execute(module_name, module_args, task_vars):
+            del task_vars
+            from labmodel import host as lab_host, payload   # pylint: disable=import-outside-toplevel
+            call = payload.ModuleCall(module_name, dict(module_args, _ansible_check_mode=check_mode), self.source,
+                                      "powershell" if self.windows else "python")
+            reply = lab_host.execute(self.name, self.profile, self.overrides, [], call)
+            self.calls.append({"operation": module_args["operation"],
+                               "steps": [s["name"] for s in module_args.get("steps") or []],
+                               "reply": json.loads(json.dumps(reply))})
+            return reply
+
+        action._execute_module = execute
+        action._connection.put_file = lambda local, remote: store.stage(self.name, remote,
+                                                                         pathlib.Path(local).read_bytes())
+        return action
+
+    def run(self, action_name: str, args: dict, check_mode: bool = False):
+        """Run one task on this host; return (result or the exception raised, the calls it made)."""
+        before = len(self.calls)
+        action = self.attach(make_action(action_name, args, check_mode, "powershell" if self.windows else "sh"),
+                             check_mode)
+        try:
+            result = action.run(task_vars={"inventory_hostname": self.name})
+        except Exception as exc:   # pylint: disable=broad-except
+            result = exc
+        return result, self.calls[before:]
+
+
 def record(name: str) -> dict:
     """Run the scenario on a fresh lab host; return what the action sent and the lab answered, per task."""
     sys.path.insert(0, str(ROOT / "tests" / "lab"))
-    from labmodel import host as lab_host, payload, profiles, store   # pylint: disable=import-outside-toplevel
     import package_factory   # pylint: disable=import-outside-toplevel
     action_name, profile, overrides, tasks = SCENARIOS[name]
-    windows = profiles.PROFILES[profile]["platform"] == "windows"
-    executor = "mde_host" if windows else "mde_host_linux"
-    source = (ROOT / "plugins" / "modules" / f"{executor}.{'ps1' if windows else 'py'}").read_text(encoding="utf-8")
+    saved = os.environ.get("MDE_LAB_STATE_DIR")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MDE_LAB_STATE_DIR"] = os.path.join(tmp, "lab")
         packages = package_factory.write_set(os.path.join(tmp, "packages"))
         folder = os.path.dirname(packages["win_onboard_cmd"])
         with open(os.path.join(folder, "md4ws.msi"), "wb") as handle:
             handle.write(package_factory.installer("md4ws", "4.18.24090.11"))
-        recorded = []
+        host, recorded = LabHost(profile, overrides), []
         for args, check_mode in tasks:
-            calls = []
-
-            def execute(module_name, module_args, task_vars, _calls=calls, _check=check_mode):
-                del task_vars
-                call = payload.ModuleCall(module_name, dict(module_args, _ansible_check_mode=_check), source,
-                                          "powershell" if windows else "python")
-                reply = lab_host.execute("lab-host", profile, overrides, [], call)
-                _calls.append({"operation": module_args["operation"],
-                               "steps": [s["name"] for s in module_args.get("steps") or []],
-                               "reply": json.loads(json.dumps(reply))})
-                return reply
-
-            action = make_action(action_name, _fill(args, folder), check_mode, "powershell" if windows else "sh")
-            action._execute_module = execute
-            action._connection.put_file = lambda local, remote: store.stage(
-                "lab-host", remote, pathlib.Path(local).read_bytes())
-            try:
-                result = action.run(task_vars={"inventory_hostname": "lab-host"})
-            except Exception as exc:   # pylint: disable=broad-except
-                result = {"raised": type(exc).__name__, "msg": str(exc)}
-            recorded.append({"args": args, "check_mode": check_mode, "calls": calls,
-                             "result_keys": sorted(result)})
+            result, calls = host.run(action_name, _fill(args, folder), check_mode)
+            if isinstance(result, Exception):
+                result = {"raised": type(result).__name__, "msg": str(result)}
+            recorded.append({"args": args, "check_mode": check_mode, "calls": calls, "result_keys": sorted(result)})
+    if saved is None:
+        os.environ.pop("MDE_LAB_STATE_DIR", None)
+    else:
+        os.environ["MDE_LAB_STATE_DIR"] = saved
     return {"action": action_name, "profile": profile, "overrides": overrides, "tasks": recorded}
 
 
