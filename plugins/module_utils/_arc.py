@@ -211,18 +211,18 @@ def stuck_sentence(view, waited):
     """One sentence saying why the MDE extension of view is not Succeeded after waited seconds."""
     mde = view["mde_extension"]
     kind = mde["type"] or "MDE.Windows / MDE.Linux"
-    where = "Arc machine {0} (resource group {1}, subscription {2})".format(view["name"], view["resource_group"],
-                                                                           view["subscription_id"])
+    where = "Arc machine {0} (resource group {1}, subscription {2})".format(
+        view["name"], view["resource_group"], view["subscription_id"])
     after = "after {0:.0f} s".format(waited)
     agent = ""
     if view["exists"] and (view["status"] or "").lower() not in ("", "connected"):
-        agent = "; the machine is {0}{1}, and extensions are deployed only to a Connected machine: check the agent " \
-                "on the server (azcmagent show)".format(view["status"], " since " + str(view["last_status_change"])
-                                                       if view["last_status_change"] else "")
+        since = " since " + str(view["last_status_change"]) if view["last_status_change"] else ""
+        agent = ("; the machine is {0}{1}, and extensions are deployed only to a Connected machine: check the agent "
+                 "on the server (azcmagent show)").format(view["status"], since)
     if mde["state"] == "no_machine":
+        still = " (still not after {0:.0f} s)".format(waited) if waited >= 1 else ""
         return ("{0} does not exist{1}: connect the server to Azure Arc first (azcmagent connect), with this name "
-                "and resource group").format(where, " (still not after {0:.0f} s)".format(waited) if waited >= 1
-                                             else "")
+                "and resource group").format(where, still)
     if mde["state"] == "failed":
         return ("the Defender for Endpoint extension {0} on {1} is {2}: {3}{4}; the extension's own log on the "
                 "server tells more").format(mde["name"] or kind, where, mde["provisioning_state"],

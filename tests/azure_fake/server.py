@@ -353,11 +353,11 @@ def _handler(fake):  # noqa: C901  one small request router
                 codes = {401: "InvalidAuthenticationToken", 403: "AuthorizationFailed", 404: "ResourceNotFound",
                          429: "TooManyRequests", 500: "InternalServerError", 409: "MissingSubscriptionRegistration"}
                 code = fault["code"] or codes.get(fault["status"], "Error")
+                namespace = "Microsoft.HybridCompute" if "/microsoft.hybridcompute/" in self.path.lower() \
+                    else "Microsoft.Security"
                 message = {403: "The client does not have authorization to perform action over scope.",
                            429: "Too many requests, retry later.", 500: "An internal server error occurred.",
-                           409: "The subscription is not registered to use namespace '{0}'.".format(
-                               "Microsoft.HybridCompute" if "/microsoft.hybridcompute/" in self.path.lower()
-                               else "Microsoft.Security")}.get(
+                           409: "The subscription is not registered to use namespace '{0}'.".format(namespace)}.get(
                                fault["status"], "Injected {0}.".format(fault["status"]))
                 headers = {"Retry-After": str(fault["retry_after"])} if fault["retry_after"] is not None else {}
                 entry["fault"] = fault["status"]

@@ -79,8 +79,8 @@ def test_list_by_resource_group_items_and_extension_get_as_machines(fake, tmp_pa
         path = machine_id(SUBSCRIPTION, RG, item["name"])
         fake.reply_once("GET", path, 200, item)
         fake.reply_once("GET", path + "/extensions", 200, {"value": [ext], "nextLink": None})
-    result = run(tmp_path, fake, [{"defender.endpoint.arc_info": {"resource_group": RG,
-                                                                   "names": [i["name"] for i in items]}}])
+    task = {"defender.endpoint.arc_info": {"resource_group": RG, "names": [i["name"] for i in items]}}
+    result = run(tmp_path, fake, [task])
     assert result[0]["failed"] is False, result[0]
     assert [m["id"] for m in result[0]["machines"]] == [i["id"] for i in items]
     for got in result[0]["machines"]:

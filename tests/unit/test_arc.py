@@ -70,7 +70,7 @@ def test_targets_refused(rg, names, ids, expect):
 
 def test_machine_fields_come_from_properties_and_enums_read_as_the_service_spells_them():
     got = view(machine(status="Disconnected", errorDetails=[{"code": "AZCM0026", "message": "Network error"}]))
-    assert got["status"] == "Disconnected" and type(got["status"]) is str       # not StatusTypes.DISCONNECTED
+    assert got["status"] == "Disconnected" and str(got["status"]) == "Disconnected"   # not StatusTypes.DISCONNECTED
     assert got["last_status_change"].startswith("2026-11-30T08:12:41")
     assert got["error_details"] == [{"code": "AZCM0026", "message": "Network error"}]
     assert (got["os_type"], got["agent_version"], got["tags"]) == ("windows", "1.58.03228.2572",
@@ -86,9 +86,9 @@ def test_flattened_models_of_older_sdks_are_read_too():
 
 
 def test_extension_view_never_holds_settings():
-    ext = _arc.extension_view(extension("MDE.Windows", status={"code": "success", "level": "Information",
-                                                                "displayStatus": "Provisioning succeeded",
-                                                                "message": "ok", "time": "2026-11-30T09:02:11Z"}))
+    status = {"code": "success", "level": "Information", "displayStatus": "Provisioning succeeded", "message": "ok",
+              "time": "2026-11-30T09:02:11Z"}
+    ext = _arc.extension_view(extension("MDE.Windows", status=status))
     assert ext == {"name": "MDE.Windows", "publisher": _arc.MDE_PUBLISHER, "type": "MDE.Windows",
                    "type_handler_version": "1.0.10.2", "provisioning_state": "Succeeded",
                    "status": {"code": "success", "level": "Information", "display_status": "Provisioning succeeded",
