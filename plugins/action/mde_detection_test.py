@@ -24,7 +24,7 @@ _NOT_ONBOARDED = ("the host is not onboarded ({what}): the test alert would reac
 
 def _edr_step(path: str, timeout: int) -> dict:
     script = _files.local_file(path, "edr_script", "give the script file itself (mde_linux_edr_diy.sh)",
-                              "; download Microsoft's mde_linux_edr_diy script (R-52) and give its path")
+                               "; download Microsoft's mde_linux_edr_diy script (R-52) and give its path")
     return {"name": "run_edr_script", "local_path": script["local_path"], "file_name": script["name"],
             "sha256": script["sha256"], "timeout": timeout}
 

@@ -83,7 +83,7 @@ def _installer(args: dict) -> dict | None:
     if args["installer_remote"]:
         return {"remote_path": path}
     return _files.local_file(path, "installer", "give the installer file itself (md4ws.msi, or MMASetup-AMD64.exe "
-                            "for downlevel hosts)", " (set installer_remote: true if the path is on the host)")
+                             "for downlevel hosts)", " (set installer_remote: true if the path is on the host)")
 
 
 def _package(args: dict, kind: str, platform: str):

@@ -83,7 +83,7 @@ class HostAction(ActionBase):
         if self._task.check_mode:
             return self.planned(run)
         run.applied = _apply.apply(self, run.task_vars, run.facts, run.steps, self.secrets(run), self.timeout(run),
-                                  args.get("extra_av_services") or ())
+                                   args.get("extra_av_services") or ())
         run.facts = run.applied.facts
         if run.applied.failed:
             return self.failed(run)

@@ -19,7 +19,6 @@ from ansible_collections.defender.endpoint.plugins.plugin_utils.core import exec
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core import steps as _steps
 
 
-
 @dataclasses.dataclass
 class Applied:
     facts: dict

@@ -44,8 +44,6 @@ class Generation:
     unsupported_reason: str | None = None
 
 
-
-
 def windows_label(os_facts: dict) -> str:
     """A human name for a Windows host, e.g. 'Windows Server 2012 R2' or 'Windows 7 SP1 Enterprise'."""
     major_minor = version_tuple(os_facts.get("version"))[:2]

@@ -102,9 +102,11 @@ class LabHost:
                                "reply": json.loads(json.dumps(reply))})
             return reply
 
+        def put_file(local, remote):
+            store.stage(self.name, remote, pathlib.Path(local).read_bytes())
+
         action._execute_module = execute
-        action._connection.put_file = lambda local, remote: store.stage(self.name, remote,
-                                                                         pathlib.Path(local).read_bytes())
+        action._connection.put_file = put_file
         return action
 
     def run(self, action_name: str, args: dict, check_mode: bool = False):

@@ -35,7 +35,7 @@ def test_mde_info_says_when_and_where_it_read(lab):
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_converged_host_costs_one_remote_execution(lab, onboarding, check_mode):
     host = lab("windows_server_2019", {"onboarded_org": ORG})
-    info, _ = host.run("mde_info", {})
+    info = host.run("mde_info", {})[0]
     result, calls = host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]], "assessment": info},
                              check_mode)
     assert calls == [] and result["changed"] is False and result["verified"] and result["org_id"] == ORG
@@ -43,7 +43,7 @@ def test_converged_host_costs_one_remote_execution(lab, onboarding, check_mode):
 
 def test_fresh_host_costs_two_remote_executions(lab, onboarding):
     host = lab("windows_server_2019", {})
-    info, _ = host.run("mde_info", {})
+    info = host.run("mde_info", {})[0]
     result, calls = host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]], "assessment": info})
     assert [c["operation"] for c in calls] == ["apply"] and calls[0]["steps"] == ["run_script"]
     assert result["changed"] and result["verified"] and result["onboarded"]
@@ -53,7 +53,7 @@ def test_fresh_host_costs_two_remote_executions(lab, onboarding):
 
 def test_check_mode_with_an_assessment_touches_nothing(lab, onboarding):
     host = lab("windows_server_2019", {})
-    info, _ = host.run("mde_info", {})
+    info = host.run("mde_info", {})[0]
     result, calls = host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]], "assessment": info},
                              check_mode=True)
     assert calls == [] and result["changed"] and [s["name"] for s in result["steps"]] == ["run_script"]
@@ -61,12 +61,12 @@ def test_check_mode_with_an_assessment_touches_nothing(lab, onboarding):
 
 def test_stale_assessment_is_probed_again(lab, onboarding):
     host = lab("windows_server_2019", {"onboarded_org": ORG})
-    info, _ = host.run("mde_info", {})
+    info = host.run("mde_info", {})[0]
     old = dict(info, probed_at=info["probed_at"] - 301)
     result, calls = host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]], "assessment": old})
     assert [c["operation"] for c in calls] == ["probe"] and result["changed"] is False
-    _, calls = host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]], "assessment": info,
-                                        "assessment_max_age": 0})
+    calls = host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]], "assessment": info,
+                                     "assessment_max_age": 0})[1]
     assert [c["operation"] for c in calls] == ["probe"]
 
 
@@ -77,7 +77,7 @@ def test_stale_assessment_is_probed_again(lab, onboarding):
 ])
 def test_an_assessment_of_something_else_is_refused_before_the_host(lab, onboarding, change, message):
     host = lab("windows_server_2019", {})
-    info, _ = host.run("mde_info", {})
+    info = host.run("mde_info", {})[0]
     result, calls = host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]],
                                              "assessment": dict(info, **change)})
     assert isinstance(result, AnsibleActionFail) and message in str(result) and calls == []
@@ -93,7 +93,7 @@ def test_negative_max_age_is_refused(lab, onboarding):
 def test_what_only_a_probe_can_answer_is_probed(lab, onboarding):
     """An installer on the host (installer_remote) is looked at by the probe; mde_info did not look at it."""
     host = lab("windows_server_2016", {})
-    info, _ = host.run("mde_info", {})
+    info = host.run("mde_info", {})[0]
     result, calls = host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]], "assessment": info,
                                              "installer": "C:\\\\Temp\\\\md4ws.msi", "installer_remote": True})
     assert calls[0]["operation"] == "probe" and isinstance(result, dict)
@@ -101,15 +101,15 @@ def test_what_only_a_probe_can_answer_is_probed(lab, onboarding):
 
 def test_linux_onboarding_and_the_setting_modules_take_it_too(lab, onboarding):
     linux = lab("debian_12", {})
-    info, _ = linux.run("mde_info", {})
+    info = linux.run("mde_info", {})[0]
     result, calls = linux.run("mde_onboard", {"onboarding_package": [onboarding["linux"]], "assessment": info})
     assert [c["operation"] for c in calls] == ["apply"] and result["verified"] and result["licensed"]
     windows = lab("windows_server_2019", {}, name="lab-windows")
-    info, _ = windows.run("mde_info", {})
+    info = windows.run("mde_info", {})[0]
     passive, calls = windows.run("defender_passive_mode", {"enabled": True, "assessment": info})
     assert [c["operation"] for c in calls] == ["apply"] and passive["force_passive_mode"] == 1
     downlevel = lab("windows_7_sp1", {"mma": {"installed": True}}, name="lab-downlevel")
-    info, _ = downlevel.run("mde_info", {})
+    info = downlevel.run("mde_info", {})[0]
     added, calls = downlevel.run("mma_workspace", {"workspace_id": recorder.WORKSPACE, "workspace_key": "S0VZ",
                                                    "assessment": info})
     assert [c["operation"] for c in calls] == ["apply"] and recorder.WORKSPACE in added["workspaces"]
@@ -120,7 +120,7 @@ def test_a_change_between_read_and_apply_is_judged_on_the_facts_read_back(lab, o
     result: the old plan's script runs again (the same org: harmless) and the facts the apply reads back, not the
     assessment, make the result."""
     host = lab("windows_server_2019", {})
-    info, _ = host.run("mde_info", {})
+    info = host.run("mde_info", {})[0]
     host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]]})
     result, calls = host.run("mde_onboard", {"onboarding_package": [onboarding["windows"]], "assessment": info})
     assert [c["operation"] for c in calls] == ["apply"] and calls[0]["steps"] == ["run_script"]
