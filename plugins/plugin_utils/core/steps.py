@@ -234,11 +234,6 @@ def _describe_health(step: dict) -> str:
     return f"wait up to {step['timeout']} s for mdatp health: {goal} (R-51)"
 
 
-def _describe_install(step: dict) -> str:
-    version = f" version {step['version']}" if step.get("version") else ""
-    return f"{step['package_manager']} install {step['package']}{version}"
-
-
 _LINUX = (
     Step("setup_repository", "linux", "Configures Microsoft's package repository and its signing key.",
          lambda s: (f"configure Microsoft's '{s['channel']}' repository for {s['distro']} {s['version']} "
@@ -246,7 +241,9 @@ _LINUX = (
          _set("repository", True), _repository_failure,
          why="mdatp is to be installed from Microsoft's repository, which is not configured"),
     Step("install_package", "linux", "Installs the mdatp package (a given version) with the package manager.",
-         _describe_install, lambda view, s, org: view.__setitem__("mdatp", s.get("version") or "installed"),
+         lambda s: (f"{s['package_manager']} install {s['package']}" +
+                    (f" version {s['version']}" if s.get("version") else "")),
+         lambda view, s, org: view.__setitem__("mdatp", s.get("version") or "installed"),
          _package_failure,
          why="mdatp is not installed (or not the version asked for)"),
     Step("remove_package", "linux", "Removes the mdatp package.",
