@@ -218,6 +218,7 @@ def test_arm_errors_are_one_sentence(fake, tmp_path):
     lists = [r["status"] for r in sent if r["path"].endswith("/web-01/extensions")]
     assert lists[:3] == [429, 429, 200], lists
     assert {r["method"] for r in sent} == {"GET"}
+    assert not [r for r in fake.requests() if "register" in r["path"].lower()]    # the 409: no provider registered
 
 
 def test_check_mode_reads_the_same_and_changes_nothing(fake, tmp_path):
