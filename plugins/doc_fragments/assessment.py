@@ -16,6 +16,8 @@ options:
         most O(assessment_max_age) seconds old, the plan is made from its facts and the host is not probed again -
         a host already in the wanted state then costs no remote execution here (one in the play, mde_info's), a
         host to change one (the apply).
+      - For example, register the result of M(defender.endpoint.mde_info) as C(mde_assessment) and set this option
+        to the template C({{ mde_assessment }}).
       - Refused before the host is touched when it is not an mde_info result, was read on another host
         (C(probed_host)) or holds the other platform's facts. Older than O(assessment_max_age), or missing what
         only a probe can answer (an installer already on the host with C(installer_remote=true),

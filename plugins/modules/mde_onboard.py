@@ -261,15 +261,6 @@ EXAMPLES = r"""
   defender.endpoint.mde_onboard:
     onboarding_package: files/WindowsDefenderATPOnboardingPackage.zip
 
-- name: Read the host once
-  defender.endpoint.mde_info:
-  register: mde_assessment
-
-- name: Onboard it from what mde_info read (no second probe within assessment_max_age)
-  defender.endpoint.mde_onboard:
-    onboarding_package: files/WindowsDefenderATPOnboardingPackage.zip
-    assessment: "{{ mde_assessment }}"
-
 - name: Onboard a Server 2012 R2 / 2016 host in passive mode (a third-party antivirus stays active)
   defender.endpoint.mde_onboard:
     onboarding_package: files/WindowsDefenderATPOnboardingPackage.zip
