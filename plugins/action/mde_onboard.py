@@ -59,7 +59,7 @@ class ActionModule(HostAction):
         check_arguments(args, self._task.args)
         # Packages are parsed before the host is touched: an expired or wrong package costs no round trip.
         package = package_for(args, "onboarding" if args["state"] == "present" else "offboarding",
-                           "windows" if run.windows else "linux")
+                              "windows" if run.windows else "linux")
         certificate = None
         if run.windows and args["intermediate_ca_certificate"]:
             try:
