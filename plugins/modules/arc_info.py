@@ -328,7 +328,9 @@ def main():
                       mde_extension_ready=all(v["mde_extension"]["ready"] for v in views))
         missing = [v for v in views if not v["exists"]]
         if params["fail_on_missing"] and missing:
-            raise ArcError(_summary([stuck_sentence(v, waited) for v in missing], len(views), "do not exist"))
+            # Without a wait there was no "still not after" to tell: the read time is not a wait.
+            raise ArcError(_summary([stuck_sentence(v, waited if params["wait_for_mde_extension"] else 0)
+                                     for v in missing], len(views), "do not exist"))
         if sentences:
             raise ArcError(_summary(sentences, len(views)))
     except (azure_auth.AzureAuthError, ArcError) as exc:
