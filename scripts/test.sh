@@ -36,4 +36,6 @@ ls .build/dist/defender-endpoint-*.tar.gz
 
 # pytest last, so that its closing line is the last summary printed.
 step "pytest (unit tests and the simulated lab)"
-python -m pytest -p no:cacheprovider tests
+# Three workers on two cores: most lab tests wait on ansible-playbook subprocesses; a file stays on one worker
+# (--dist loadfile) so its module fixtures (lab fleets, the Debian root, the HTTPS fakes) are built once.
+python -m pytest -p no:cacheprovider -n "${MDE_TEST_WORKERS:-3}" --dist loadfile --durations=15 tests
