@@ -250,13 +250,7 @@ class Session:
         self.exceptions = azure_auth.import_sdk("azure.core.exceptions", SDK_PACKAGES)
         self.clients = {}
         self.requests = {"GET": 0}
-        try:
-            self.cred = azure_auth.credential(auth)
-            self.cred.get_token(auth["credential_scope"])
-        except azure_auth.AzureAuthError as exc:
-            raise ArcError(str(exc)) from None
-        except Exception as exc:  # pylint: disable=broad-except  # any sign-in failure becomes one sentence
-            raise ArcError(azure_errors.sign_in_error(exc, auth)) from None
+        self.cred = azure_auth.signed_in(auth, ArcError)
 
     def client(self, sub):
         if sub.lower() not in self.clients:

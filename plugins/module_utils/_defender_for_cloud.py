@@ -61,15 +61,7 @@ class Session:
         self.sub = auth["subscription_id"]
         security = azure_auth.import_sdk("azure.mgmt.security")
         self.exceptions = azure_auth.import_sdk("azure.core.exceptions")
-        self.cred = cred
-        if cred is None:
-            try:
-                self.cred = azure_auth.credential(auth)
-                self.cred.get_token(auth["credential_scope"])
-            except azure_auth.AzureAuthError as exc:
-                raise DfcError(str(exc)) from None
-            except Exception as exc:  # pylint: disable=broad-except  # any sign-in failure becomes one sentence
-                raise DfcError(azure_errors.sign_in_error(exc, auth)) from None
+        self.cred = cred if cred is not None else azure_auth.signed_in(auth, DfcError)
         self.client = azure_auth.arm_client(security.SecurityCenter, auth, self.cred)
         self.requests = {"GET": 0, "PUT": 0, "DELETE": 0}
 

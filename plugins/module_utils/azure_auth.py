@@ -23,6 +23,7 @@ import json
 import os
 
 from ansible.module_utils.basic import env_fallback
+from ansible_collections.defender.endpoint.plugins.module_utils import azure_errors
 
 # Endpoints of the clouds where Defender for Cloud's integration with Defender for Endpoint exists (R-74).
 CLOUDS = {
@@ -202,6 +203,18 @@ def credential(auth):
     return identity.ClientSecretCredential(auth["tenant"], auth["client_id"], auth["secret"],
                                            authority=auth["authority"],
                                            disable_instance_discovery=auth["disable_instance_discovery"], **kwargs)
+
+
+def signed_in(auth, error):
+    """A credential that already holds a token for the ARM scope; any sign-in failure raised as error(one sentence)."""
+    try:
+        cred = credential(auth)
+        cred.get_token(auth["credential_scope"])
+    except AzureAuthError as exc:
+        raise error(str(exc)) from None
+    except Exception as exc:  # pylint: disable=broad-except  # any sign-in failure becomes one sentence
+        raise error(azure_errors.sign_in_error(exc, auth)) from None
+    return cred
 
 
 def _policies(config, kwargs):
