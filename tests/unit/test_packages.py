@@ -99,6 +99,17 @@ def test_zip_without_script(tmp_path):
         parse_package(path)
 
 
+def test_zip_holding_both_platforms_gives_each_host_its_own(tmp_path, packages):
+    members = {"WindowsDefenderATPOnboardingScript.cmd": pathlib.Path(packages["win_onboard_cmd"]).read_text(),
+               "MicrosoftDefenderATPOnboardingLinuxServer.py": pathlib.Path(packages["linux_onboard_py"]).read_text()}
+    path = package_factory.write_zip(str(tmp_path / "both.zip"), members)
+    windows = parse_package(path, "onboarding", "windows")
+    linux = parse_package(path, "onboarding", "linux")
+    assert (windows.platform, windows.member) == ("windows", "WindowsDefenderATPOnboardingScript.cmd")
+    assert (linux.platform, linux.member) == ("linux", "MicrosoftDefenderATPOnboardingLinuxServer.py")
+    assert parse_package(path).platform == "linux"     # no platform asked: the first script by name, as before
+
+
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_any_escaping_depth(tmp_path, depth):
     """The value after /d may be escaped more than once: parse it without assuming the depth."""

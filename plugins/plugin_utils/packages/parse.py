@@ -182,16 +182,18 @@ def _sniff(text: str) -> str | None:
     return None
 
 
-def _pick_member(archive: zipfile.ZipFile, source: str) -> str:
+def _pick_member(archive: zipfile.ZipFile, source: str, prefer_platform: str | None = None) -> str:
+    """The script member to judge: the asked platform's when the zip holds both, then the shallowest."""
     names = [n for n in archive.namelist() if _platform_of(n) not in (None, "other") and not n.endswith("/")]
     if not names:
         raise PackageError(f"{source} holds no onboarding or offboarding script (.cmd, .py or .json); "
                            "download the package again from the Defender portal.")
-    names.sort(key=lambda n: (n.count("/"), "optionalparams" in n.lower(), n))
+    names.sort(key=lambda n: (_platform_of(n) != prefer_platform if prefer_platform else False,
+                              n.count("/"), "optionalparams" in n.lower(), n))
     return names[0]
 
 
-def _read(path: str) -> tuple[str, str, str | None, str, bytes, str]:
+def _read(path: str, prefer_platform: str | None = None) -> tuple[str, str, str | None, str, bytes, str]:
     """Return (text, container, member, platform, raw bytes, judged name) of a package file or zip.
 
     The judged name is the file's (or zip member's) name, with the extension its content shows appended when
@@ -214,7 +216,7 @@ def _read(path: str) -> tuple[str, str, str | None, str, bytes, str]:
     if name.lower().endswith(".zip") or raw[:2] == b"PK":
         try:
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                member = _pick_member(archive, name)
+                member = _pick_member(archive, name, prefer_platform)
                 if archive.getinfo(member).file_size > _MAX_SIZE:
                     raise PackageError(f"package {path} holds a {member} larger than 1 MiB once uncompressed; it is "
                                        "not a Defender for Endpoint package.")
@@ -289,7 +291,7 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
     Order of judgement: what the file is (templates, macOS), its blob, the kind and platform asked for, an
     offboarding package's expiry (whatever its flavour), then the flavour (local script, Intune file).
     """
-    text, container, member, platform, raw, name = _read(path)
+    text, container, member, platform, raw, name = _read(path, expect_platform)
     shown = f"{path}" + (f" ({member})" if member else "")
     _refuse_by_name(shown, name, text)
     found = _find_blob(text)
