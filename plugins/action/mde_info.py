@@ -27,6 +27,7 @@ def summarize(facts: dict) -> dict:
         "missing_prerequisites": missing,
         "prerequisite_warnings": warnings,
         "ready": supported and not missing,
+        "defender_for_identity": _host_view.defender_for_identity(facts),
         "host_facts": facts,
     }
 

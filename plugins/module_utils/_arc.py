@@ -57,13 +57,13 @@ class Target:
         return "{0} (resource group {1}, subscription {2})".format(self.name, self.rg, self.sub)
 
 
-def _check_name(name):
+def check_name(name):
     if not name or NOT_IN_NAME.search(name):
         raise ArcError("{0!r} cannot be the name of an Arc machine: a name is not empty and holds none of "
                        "/ \\ ? # % & : < > or spaces".format(name))
 
 
-def _check_group(rg):
+def check_group(rg):
     if not RESOURCE_GROUP.match(rg or "") or rg.endswith("."):
         raise ArcError("resource group {0!r} is not a valid name: 1 to 90 letters, digits, underscores, hyphens, "
                        "periods and parentheses, not ending in a period".format(rg))
@@ -78,9 +78,9 @@ def targets(subscription_id, resource_group, names, resource_ids):
         raise ArcError("give the machines to read: names (with resource_group) or resource_ids")
     found, seen = [], set()
     if names:
-        _check_group(resource_group)
+        check_group(resource_group)
     for name in names or []:
-        _check_name(name)
+        check_name(name)
         found.append(Target(subscription_id, resource_group, name))
     for rid in resource_ids or []:
         match = MACHINE_ID.match(rid or "")
@@ -89,8 +89,8 @@ def targets(subscription_id, resource_group, names, resource_ids):
                            "providers/Microsoft.HybridCompute/machines/<name>".format(rid))
         if not GUID.match(match.group("sub")):
             raise ArcError("resource id {0} does not hold a subscription id (a GUID)".format(rid))
-        _check_group(match.group("rg"))
-        _check_name(match.group("name"))
+        check_group(match.group("rg"))
+        check_name(match.group("name"))
         found.append(Target(match.group("sub"), match.group("rg"), match.group("name")))
     unique = []
     for target in found:

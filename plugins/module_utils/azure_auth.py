@@ -217,6 +217,19 @@ def signed_in(auth, error):
     return cred
 
 
+def access_token(auth, error):
+    """An ARM access token (its string) for the resolved auth; any sign-in failure raised as error(one sentence).
+
+    For a module that hands the token to a managed host (arc_connect): the secret stays on the controller.
+    """
+    try:
+        return credential(auth).get_token(auth["credential_scope"]).token
+    except AzureAuthError as exc:
+        raise error(str(exc)) from None
+    except Exception as exc:  # pylint: disable=broad-except  # any sign-in failure becomes one sentence
+        raise error(azure_errors.sign_in_error(exc, auth)) from None
+
+
 def _policies(config, kwargs):
     """The generated clients' default pipeline minus ARMAutoResourceProviderRegistrationPolicy.
 

@@ -147,6 +147,24 @@ ready:
   returned: always
   type: bool
   sample: true
+defender_for_identity:
+  description:
+    - On a domain controller (product type 2), its Microsoft Defender for Identity sensor (R-80); null on other hosts.
+    - The v2 sensor is seen by its services C(AATPSensor) and C(AATPSensorUpdater). The v3 sensor runs inside
+      Defender for Endpoint on Windows Server 2019 and later; the host is C(ready) for it when
+      C(AATPSensorUpdater) and C(Sense) run, C(OnboardingInfo) is present and C(SenseMachineId) is set.
+    - The two portal switches of the integration cannot be read from the host (docs/defender-for-identity.md).
+  returned: always
+  type: dict
+  contains:
+    domain_controller: {description: Always true (the key is null on other hosts)., type: bool}
+    sensor: {description: "C(v2), C(v3), or null when neither is installed or ready.", type: str}
+    version: {description: The v2 sensor's version folder; null when unknown., type: str}
+    running: {description: The sensor runs., type: bool}
+    ready: {description: The sensor runs (v2) or every v3 condition holds., type: bool}
+    reason: {description: One sentence on what was found and what is missing., type: str}
+  sample: {domain_controller: true, sensor: v2, version: 2.230.17240.25226, running: true, ready: true,
+           reason: "the v2 sensor runs (AATPSensor and AATPSensorUpdater)"}
 probed_at:
   description:
     - When the facts were read, in seconds since the epoch on the controller's clock. With C(probed_host), lets

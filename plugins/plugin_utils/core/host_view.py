@@ -109,3 +109,41 @@ def av_running_mode(facts: dict) -> str | None:
 def common_state(facts: dict) -> dict:
     return {"onboarded": onboarded(facts), "org_id": org_id(facts),
             "av_running_mode": av_running_mode(facts)}
+
+
+def _running(service: dict | None) -> bool:
+    return bool(service) and service.get("state") == "running"
+
+
+def defender_for_identity(facts: dict) -> dict | None:
+    """A domain controller's Defender for Identity sensor (R-80), or None on other hosts.
+
+    v2: the AATPSensor and AATPSensorUpdater services.  v3 (runs inside Defender for Endpoint, Windows Server 2019
+    and later): ready when AATPSensorUpdater and Sense run, OnboardingInfo is present and SenseMachineId is set.
+    """
+    os_facts = facts.get("os") or {}
+    if facts.get("platform") == "linux" or os_facts.get("product_type") != 2:
+        return None
+    mdi = facts.get("mdi") or {}
+    services = mdi.get("services") or {}
+    sensor, updater = services.get("AATPSensor"), services.get("AATPSensorUpdater")
+    version = mdi.get("sensor_version")
+    if sensor:
+        ready = _running(sensor) and _running(updater)
+        reason = ("the v2 sensor runs (AATPSensor and AATPSensorUpdater)" if ready else
+                  "the v2 sensor is installed but not running: start AATPSensor and AATPSensorUpdater, or read the "
+                  "sensor's logs")
+        return {"domain_controller": True, "sensor": "v2", "version": version, "running": ready, "ready": ready,
+                "reason": reason}
+    modern = int(os_facts.get("build") or 0) >= 17763
+    onboarding = bool((facts.get("mde") or {}).get("onboarding_info_org_id"))
+    parts = {"Windows Server 2019 or later": modern, "AATPSensorUpdater running": _running(updater),
+             "Sense running": service_state(facts, "Sense") == "running", "OnboardingInfo present": onboarding,
+             "SenseMachineId set": bool(mdi.get("sense_machine_id"))}
+    missing = [name for name, ok in parts.items() if not ok]
+    if not missing:
+        return {"domain_controller": True, "sensor": "v3", "version": version, "running": True, "ready": True,
+                "reason": "ready for the v3 sensor (it runs inside Defender for Endpoint)"}
+    return {"domain_controller": True, "sensor": None, "version": None, "running": False, "ready": False,
+            "reason": f"no Defender for Identity sensor: the v2 sensor is not installed, and for v3 this host lacks "
+                      f"{', '.join(missing)} (docs/defender-for-identity.md)"}

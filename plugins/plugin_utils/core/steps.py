@@ -270,12 +270,116 @@ _LINUX = (
          why="edr_script was given"),
 )
 
-STEPS: dict[str, Step] = {step.name: step for step in _WINDOWS + _LINUX}
+
+# ---- Azure Arc: the Connected Machine agent, both platforms (mde_host.ps1 and mde_host_linux) ----
+
+# What the agent's error codes and ARM's answers mean, and what to do (docs/azure-arc.md).
+_AZCM_CODES = {
+    "AZCM0018": "the agent did not run elevated: run it as an administrator (Windows) or root (Linux)",
+    "AZCM0155": "the agent did not run elevated: run it as an administrator (Windows) or root (Linux)",
+    "AZCM0026": ("the agent could not reach Azure (network error): let the host reach the Azure Arc endpoints, "
+                 "directly or through proxy, or give private_link_scope when the machines use Private Link"),
+    "AZCM0041": ("Azure refused the credentials: the access token obtained on the controller was not accepted; "
+                 "check the service principal's tenant (tenant_id) and that its secret has not expired"),
+    "AZCM0044": ("a machine resource with this name already exists in the resource group: set resource_name to "
+                 "another name, or delete the old resource in Azure"),
+    "AZCM0067": ("the agent is already connected: run with allow_move: true to disconnect it and connect it as "
+                 "asked"),
+    "AZCM0153": ("the Connected Machine agent does not support this operating system: this host cannot reach "
+                 "Defender for Cloud through Azure Arc; keep it on Defender for Endpoint directly (R-72)"),
+}
+_ARM_CODES = {
+    "AuthorizationFailed": ("the identity has no right to create Arc machines there: give it the role 'Azure "
+                            "Connected Machine Onboarding' on the resource group"),
+    "MissingSubscriptionRegistration": ("the subscription has not registered the resource providers of Azure Arc: "
+                                        "register Microsoft.HybridCompute and Microsoft.GuestConfiguration "
+                                        "(az provider register --namespace ...)"),
+    "ResourceGroupNotFound": "the resource group does not exist: create it, or set resource_group to an existing one",
+    "InvalidAuthenticationToken": ("Azure refused the access token obtained on the controller: check the "
+                                   "cloud_environment and tenant_id of the sign-in"),
+    "ResourceNotFound": ("the machine's Azure resource is gone: disconnect with force_local_only: true to clear "
+                         "the agent locally"),
+}
+
+
+def _arc_failure(record: dict, what: str, codes: Mapping) -> str | None:
+    del codes
+    if record.get("timed_out"):
+        return None
+    code, arm = record.get("error_code"), record.get("arm_code")
+    meaning = _AZCM_CODES.get(code) or _ARM_CODES.get(arm)
+    shown = " / ".join(c for c in (code, arm) if c)
+    detail = f" ({record['detail']})" if record.get("detail") else ""
+    if meaning:
+        return f"step '{what}' failed with {shown}: {meaning}; nothing after it ran{detail}."
+    rc = record.get("rc")
+    return (f"step '{what}' failed{f' with exit code {rc}' if rc is not None else ''}{detail}; run 'azcmagent "
+            "show' and 'azcmagent check' on the host (docs/azure-arc.md), fix the cause and run again.")
+
+
+def _install_arc_failure(record: dict, what: str, codes: Mapping) -> str | None:
+    if record.get("error_code") or record.get("arm_code"):
+        return _arc_failure(record, what, codes)
+    if record.get("signature") or str(record.get("detail", "")).startswith("file not found"):
+        return _installer_failure(record, what, codes)
+    return None
+
+
+def _describe_connect(step: dict) -> str:
+    name = f"machine {step['resource_name']}" if step.get("resource_name") else "a machine named after the host"
+    extra = "".join(f", {label} {step[key]}" for key, label in (("private_link_scope", "private link scope"),
+                                                                 ("correlation_id", "correlation id"))
+                    if step.get(key))
+    tags = f", tags {', '.join(f'{k}={v}' for k, v in sorted(step['tags'].items()))}" if step.get("tags") else ""
+    return (f"azcmagent connect: {name} in resource group {step['resource_group']} of subscription "
+            f"{step['subscription_id']}, {step['location']}, tenant {step['tenant_id']}, {step['cloud']}{tags}{extra} "
+            "(access token from the controller in a file deleted after use, R-72)")
+
+
+def _describe_install_arc(step: dict) -> str:
+    if step.get("from_repository"):
+        return f"{step.get('package_manager')} install azcmagent (the Connected Machine agent, from the repository)"
+    return f"install the Azure Connected Machine agent from {_file(step)}"
+
+
+def _arc_effect(**values) -> Callable[[dict, dict, "str | None"], None]:
+    def effect(view: dict, step: dict, org_id) -> None:
+        del org_id
+        arc = view.setdefault("arc", {})
+        for key, value in values.items():
+            arc[key] = step.get(value[1:]) if isinstance(value, str) and value.startswith("=") else value
+    return effect
+
+
+_ARC = (
+    Step("install_arc_agent", "both",
+         "Installs the Azure Connected Machine agent (a checked installer or the repository).",
+         _describe_install_arc, _arc_effect(installed=True), _install_arc_failure, {"": _MSI_CODES},
+         why="the Azure Connected Machine agent is not installed"),
+    Step("arc_set_proxy", "both", "Sets (or clears) the Connected Machine agent's proxy (azcmagent config).",
+         lambda s: (f"azcmagent config set proxy.url {s['proxy_url']}" if s.get("proxy_url")
+                    else "azcmagent config clear proxy.url"),
+         _arc_effect(https_proxy="=proxy_url"), _arc_failure,
+         why="the agent's proxy differs from the proxy asked for"),
+    Step("arc_connect", "both", "Connects the machine to Azure Arc with an access token from the secrets (a file).",
+         _describe_connect,
+         _arc_effect(status="Connected", subscription_id="=subscription_id", resource_group="=resource_group",
+                     location="=location", tenant_id="=tenant_id", resource_name="=resource_name"),
+         _arc_failure, why="the agent holds no Azure machine (or it is to be moved)"),
+    Step("arc_disconnect", "both", "Disconnects the machine from Azure Arc (with the token, or locally only).",
+         lambda s: ("azcmagent disconnect --force-local-only (the Azure resource is left as it is)"
+                    if s.get("force_local_only") else
+                    "azcmagent disconnect (deletes the Azure machine resource; access token from the controller)"),
+         _arc_effect(status="Disconnected", subscription_id=None, resource_group=None, resource_name=None),
+         _arc_failure, why="state: absent, or allow_move: true for a machine connected elsewhere"),
+)
+
+STEPS: dict[str, Step] = {step.name: step for step in _WINDOWS + _LINUX + _ARC}
 
 
 def names(platform: str) -> list[str]:
-    """The step names of one platform's executor, in the registry's order."""
-    return [step.name for step in STEPS.values() if step.platform == platform]
+    """The step names of one platform's executor, in the registry's order (steps of platform "both" included)."""
+    return [step.name for step in STEPS.values() if step.platform in (platform, "both")]
 
 
 def describe(step: dict) -> str:
