@@ -20,8 +20,11 @@ description:
     processes holding fanotify watches, and changes nothing.
   - O(operation=apply) runs the planned O(steps) in order - set up Microsoft's repository, install or
     remove C(mdatp), merge keys into the managed configuration, write or remove a file, wait (bounded)
-    for C(mdatp health) - stops at the first failure, and returns each step's record and the facts
-    read back.
+    for C(mdatp health), install the Azure Connected Machine agent and set its proxy, connect it to or
+    disconnect it from Azure Arc - stops at the first failure, and returns each step's record and the
+    facts read back.
+  - The Arc access token goes to C(azcmagent) only in a C(--config) file (mode 0600, in a fresh 0700
+    folder) that is removed when the command ends; it is never on a command line or in a record.
 options:
   operation:
     description: What to do.
@@ -32,13 +35,15 @@ options:
     description:
       - With O(operation=apply), the steps, each a dict with C(name) (C(setup_repository), C(install_package),
         C(remove_package), C(merge_managed_config), C(write_secret_file), C(remove_file), C(wait_health),
-        C(av_detection), C(run_edr_script)) and its arguments. Steps name keys of O(secrets); they never hold a secret.
+        C(av_detection), C(run_edr_script), C(install_arc_agent), C(arc_set_proxy), C(arc_connect),
+        C(arc_disconnect)) and its arguments. Steps name keys of O(secrets); they never hold a secret.
     type: list
     elements: dict
     default: []
   secrets:
     description:
-      - The onboarding or offboarding json, and a proxy URL that holds credentials (C(proxy)), by name.
+      - The onboarding or offboarding json, a proxy URL that holds credentials (C(proxy)) and the Arc access
+        token (C(arc_access_token)), by name.
       - With O(operation=probe), C(proxy) is the wanted proxy; the probe says in RV(facts.proxy_matches) whether the
         managed configuration holds it, without returning it.
     type: dict
@@ -75,7 +80,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 steps:
-  description: With O(operation=apply), one record per step - name, status (ok, failed, skipped), rc, detail.
+  description:
+    - With O(operation=apply), one record per step - name, status (ok, failed, skipped), rc, detail.
+    - The C(azcmagent) steps add C(error_code) (the first C(AZCMnnnn) code of its output) and C(arm_code) (an
+      Azure error code its output names - C(AuthorizationFailed), C(MissingSubscriptionRegistration),
+      C(ResourceGroupNotFound), C(InvalidAuthenticationToken)), both C(null) when none; their detail is the last
+      line of the output, the token never in it.
   returned: with operation=apply
   type: list
   elements: dict
@@ -234,9 +244,81 @@ facts:
       description: Where the controller stages files.
       returned: always
       type: str
+    arc:
+      description:
+        - The Azure Connected Machine agent (Azure Arc), from C(azcmagent show -j) (bounded to 30 s). Values the
+          agent leaves empty are C(null); an agent that never connected is C(Disconnected) with its Azure fields
+          C(null).
+      returned: always
+      type: dict
+      contains:
+        installed:
+          description: C(/opt/azcmagent/bin/azcmagent) exists (else C(azcmagent) is on the path).
+          type: bool
+        agent_version:
+          description: C(agentVersion); C(null) when not installed or not read.
+          type: str
+        status:
+          description: C(status) - C(Connected), C(Disconnected) or C(Expired); C(null) when not installed or not read.
+          type: str
+        resource_name:
+          description: C(resourceName), the machine's name in Azure; C(null) when not connected.
+          type: str
+        resource_group:
+          description: C(resourceGroup); C(null) when not connected.
+          type: str
+        subscription_id:
+          description: C(subscriptionId); C(null) when not connected.
+          type: str
+        tenant_id:
+          description: C(tenantId); C(null) when not connected.
+          type: str
+        location:
+          description: C(location), the Azure region; C(null) when not connected.
+          type: str
+        cloud:
+          description: C(cloud), for example C(AzureCloud); C(null) when not connected.
+          type: str
+        resource_id:
+          description: C(resourceId), the machine's Azure resource id; C(null) when not connected.
+          type: str
+        https_proxy:
+          description: C(httpsProxy), credentials in it shown as C(********); C(null) when none.
+          type: str
+        private_link_scope:
+          description: C(privateLinkScope); C(null) when none.
+          type: str
+        error_code:
+          description: C(agentErrorCode), for example C(AZCM0026); C(null) when none.
+          type: str
+        error_details:
+          description: The first 300 characters of C(agentErrorDetails); C(null) when none.
+          type: str
+        service:
+          description: The agent's service (C(himdsd) on Linux, C(HIMDS) on Windows); C(null) when not installed or
+            absent.
+          type: dict
+          contains:
+            state:
+              description: C(running), C(stopped) or the service manager's own state word; C(null) when it gives
+                none.
+              type: str
+            start_type:
+              description: C(auto) (enabled at boot), C(disabled) or the service manager's own word; C(null) when it
+                gives none.
+              type: str
+        show_error:
+          description: The first line of C(azcmagent show -j) when it failed or printed no JSON; C(null) otherwise.
+          type: str
+    azure_vm:
+      description: The SMBIOS chassis asset tag (C(/sys/class/dmi/id/chassis_asset_tag)) is the one Azure gives its
+        virtual machines; an Azure VM is not onboarded to Arc.
+      returned: always
+      type: bool
 """
 
 import glob
+import hashlib
 import json
 import os
 import platform
@@ -262,6 +344,22 @@ RPM_KEY = "/etc/pki/rpm-gpg/microsoft.asc"
 YUM_REPOS_DIR = "/etc/yum.repos.d"
 ZYPP_REPOS_DIR = "/etc/zypp/repos.d"
 DETECTION_DIR = "/tmp"
+# The Azure Connected Machine agent (Arc) and the SMBIOS chassis asset tag Azure gives its own virtual machines.
+AZCMAGENT = "/opt/azcmagent/bin/azcmagent"
+ARC_SERVICE = "himdsd"
+ARC_CONFIG_DIR = None   # where the connect/disconnect config file's private folder is made; None: the system default
+ARC_SHOW_TIMEOUT = 30
+CHASSIS_ASSET_TAG = "/sys/class/dmi/id/chassis_asset_tag"
+AZURE_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
+ARC_FIELDS = (("agent_version", "agentVersion"), ("status", "status"), ("resource_name", "resourceName"),
+              ("resource_group", "resourceGroup"), ("subscription_id", "subscriptionId"), ("tenant_id", "tenantId"),
+              ("location", "location"), ("cloud", "cloud"), ("resource_id", "resourceId"),
+              ("https_proxy", "httpsProxy"), ("private_link_scope", "privateLinkScope"),
+              ("error_code", "agentErrorCode"), ("error_details", "agentErrorDetails"))
+ARM_CODES = ("AuthorizationFailed", "MissingSubscriptionRegistration", "ResourceGroupNotFound",
+             "InvalidAuthenticationToken")
+MASK = "********"
+_AZCM_CODE = re.compile(r"AZCM\d{4}")
 _SIGNED_BY = re.compile(r"signed-by=([^\s\]]+)")
 
 
@@ -396,6 +494,79 @@ def package_manager(module):
     return None
 
 
+# ---- the Azure Connected Machine agent (Arc) and the Azure VM check ----
+
+def azcmagent_path(module):
+    """The agent's command: its installed path, else azcmagent on the path; None when it is not installed."""
+    if os.path.isfile(AZCMAGENT):
+        return AZCMAGENT
+    return module.get_bin_path("azcmagent")
+
+
+def _first_line(text):
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[0][:300] if lines else None
+
+
+def _show_document(text):
+    """The JSON object of ``azcmagent show -j`` (text before the first brace ignored), or None."""
+    if "{" not in (text or ""):
+        return None
+    try:
+        document = json.JSONDecoder().raw_decode(text[text.index("{"):])[0]
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def systemd_service(module, name):
+    """A systemd unit as the Windows facts show a service - state (running, stopped, ...) and start_type (auto,
+    disabled, ...) - from ``systemctl show``; None when the unit does not exist or systemctl is absent."""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return None
+    rc, out, _err = module.run_command([systemctl, "show", name, "--property=LoadState,ActiveState,UnitFileState"])
+    values = dict(line.partition("=")[::2] for line in out.splitlines() if "=" in line)
+    if rc != 0 or values.get("LoadState", "not-found") == "not-found":
+        return None
+    state = values.get("ActiveState") or None
+    start = values.get("UnitFileState") or None
+    return {"state": {"active": "running", "inactive": "stopped"}.get(state, state),
+            "start_type": {"enabled": "auto"}.get(start, start)}
+
+
+def arc_facts(module):
+    """The agent, from ``azcmagent show -j`` (bounded): empty strings become None, proxy credentials are masked."""
+    facts = dict({key: None for key, _name in ARC_FIELDS}, installed=False, service=None, show_error=None)
+    binary = azcmagent_path(module)
+    if not binary:
+        return facts
+    facts["installed"] = True
+    facts["service"] = systemd_service(module, ARC_SERVICE)
+    cmd = ["timeout", "--foreground", "-k", "5", str(ARC_SHOW_TIMEOUT), binary, "show", "-j"]
+    rc, out, err = module.run_command(cmd)
+    document = _show_document(out) if rc == 0 else None
+    if document is None:
+        if rc == 124:
+            facts["show_error"] = "azcmagent show -j did not answer within %s s" % ARC_SHOW_TIMEOUT
+        else:
+            first = _first_line(out) or _first_line(err) or "azcmagent show -j failed with rc %s" % rc
+            facts["show_error"] = mask_credentials(first)
+        return facts
+    for key, name in ARC_FIELDS:
+        value = document.get(name)
+        facts[key] = None if value in (None, "") else str(value)
+    if facts["error_details"]:
+        facts["error_details"] = facts["error_details"][:300]
+    facts["https_proxy"] = mask_credentials(facts["https_proxy"])
+    return facts
+
+
+def azure_vm(path=None):
+    """The SMBIOS chassis asset tag is the one Azure sets on its virtual machines."""
+    return (_read(path or CHASSIS_ASSET_TAG) or b"").decode("ascii", "replace").strip() == AZURE_ASSET_TAG
+
+
 def probe(module):
     free = shutil.disk_usage("/opt" if os.path.isdir("/opt") else "/").free // (1024 * 1024)
     return {
@@ -413,6 +584,8 @@ def probe(module):
         "repository": {"present": bool(repository_files())},
         "free_disk_mb": free,
         "staging_dir": "/var/tmp",
+        "arc": arc_facts(module),
+        "azure_vm": azure_vm(),
     }
 
 
@@ -690,6 +863,123 @@ def step_run_edr_script(module, step, record, timeout):
     return ok
 
 
+# ---- the Azure Connected Machine agent (Arc): install, proxy, connect, disconnect ----
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def step_install_arc_agent(module, step, record, timeout):
+    """The agent's package from the host's repositories, or the staged .deb/.rpm once its sha256 matches."""
+    manager = step["package_manager"]
+    if step.get("from_repository"):
+        return step_install_package(module, {"package_manager": manager, "package": step.get("package") or "azcmagent"},
+                                    record, timeout)
+    path = os.path.abspath(step["path"])
+    if not os.path.isfile(path):
+        record["detail"] = "file not found: %s" % path
+        return False
+    if step.get("sha256") and _sha256(path) != step["sha256"].lower():
+        record["detail"] = "the staged file does not match its sha256"
+        return False
+    if manager == "apt-get":
+        return _run(module, record, ["apt-get", "install", "-y", path], timeout)
+    if manager == "zypper":
+        return _run(module, record, ["zypper", "--non-interactive", "install", path], timeout)
+    return _run(module, record, [manager, "install", "-y", path], timeout)
+
+
+def _arc_outcome(record, rc, text, secret=None):
+    """rc, the first AZCM code, the ARM code and the last line of the agent's output; the secret never."""
+    if secret:
+        text = text.replace(secret, MASK)
+    text = mask_credentials(text)
+    record["rc"] = rc
+    code = _AZCM_CODE.search(text)
+    record["error_code"] = code.group(0) if code else None
+    found = sorted((text.index(name), name) for name in ARM_CODES if name in text)
+    record["arm_code"] = found[0][1] if found else None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines:
+        record["detail"] = lines[-1][:300]
+    return rc == 0
+
+
+def _azcmagent(module, record, args, timeout, secret=None):
+    binary = azcmagent_path(module)
+    record.update(error_code=None, arm_code=None)
+    if not binary:
+        record["detail"] = "azcmagent is not installed on this host: run the install_arc_agent step first."
+        return False
+    rc, out, err = module.run_command(["timeout", "--foreground", "-k", "10", str(timeout), binary] + args)
+    ok = _arc_outcome(record, rc, "\n".join(part for part in (out, err) if part), secret)
+    if rc == 124:
+        record.update(timed_out=True, timeout=timeout)
+        record.setdefault("detail", "azcmagent %s did not finish within %s s" % (args[0], timeout))
+    return ok
+
+
+def _azcmagent_with_config(module, record, verb, config, token_key, timeout):
+    """``azcmagent <verb> --config <file>``: the access token goes only into a 0600 file in a fresh 0700 folder,
+    never on the command line, and the folder is removed whatever happens."""
+    token = (module.params.get("secrets") or {}).get(token_key) if token_key else None
+    if not token:
+        record.update(error_code=None, arm_code=None)
+        record["detail"] = ("no Arc access token was given (secrets key %s): pass the token obtained on the "
+                            "controller." % token_key)
+        return False
+    folder = tempfile.mkdtemp(prefix="defender.endpoint-arc-", dir=ARC_CONFIG_DIR)
+    try:
+        os.chmod(folder, 0o700)
+        path = os.path.join(folder, "config.json")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(dict(config, **{"access-token": token}), handle)
+        return _azcmagent(module, record, [verb, "--config", path], timeout, secret=token)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def step_arc_set_proxy(module, step, record, timeout):
+    if step.get("proxy_url"):
+        return _azcmagent(module, record, ["config", "set", "proxy.url", step["proxy_url"]], timeout)
+    return _azcmagent(module, record, ["config", "clear", "proxy.url"], timeout)
+
+
+def arc_connect_config(step):
+    """The connect settings as the agent's --config file names them (without the token)."""
+    config = {"subscription-id": step["subscription_id"], "resource-group": step["resource_group"],
+              "location": step["location"], "tenant-id": step["tenant_id"], "cloud": step.get("cloud") or "AzureCloud"}
+    optional = (("resource-name", "resource_name"), ("correlation-id", "correlation_id"),
+                ("private-link-scope", "private_link_scope"))
+    config.update({key: step[name] for key, name in optional if step.get(name)})
+    if step.get("tags"):
+        config["tags"] = ",".join("%s=%s" % (key, step["tags"][key]) for key in sorted(step["tags"]))
+    return config
+
+
+def step_arc_connect(module, step, record, timeout):
+    return _azcmagent_with_config(module, record, "connect", arc_connect_config(step), step.get("token"), timeout)
+
+
+def step_arc_disconnect(module, step, record, timeout):
+    if step.get("force_local_only"):
+        return _azcmagent(module, record, ["disconnect", "--force-local-only"], timeout)
+    return _azcmagent_with_config(module, record, "disconnect", {}, step.get("token"), timeout)
+
+
+def hide_secrets(module, text):
+    """The text with every value of the no_log secrets in it replaced by ********."""
+    for value in (module.params.get("secrets") or {}).values():
+        if isinstance(value, str) and len(value) >= 4:
+            text = text.replace(value, MASK)
+    return text
+
+
 STEPS = {name[len("step_"):]: func for name, func in globals().items() if name.startswith("step_")}
 
 
@@ -708,7 +998,7 @@ def apply(module):
                     ok, record["detail"] = False, str(exc)[:400]
                 record["status"] = "ok" if ok else "failed"
                 if record.get("detail"):
-                    record["detail"] = mask_credentials(record["detail"])
+                    record["detail"] = hide_secrets(module, mask_credentials(record["detail"]))
                 stop = not ok
             records.append(record)
     finally:
