@@ -1,7 +1,7 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the fleet report (documented in mde_report_row.yml, mde_fleet_report.yml, mde_report_csv.yml,
-mde_report_html.yml)."""
+mde_report_html.yml, mde_report_start.yml, mde_report_interrupted_runs.yml, mde_report_in_progress.yml)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def mde_report_row(result, assessment=None, action="onboard", check_mode=False):
 
 
 def mde_fleet_report(hostvars, hosts, row_var="mde_host_report", dry_run=False, playbook="onboard", generated="",
-                     run_id="", job_id="", defender_for_cloud=None):
+                     run_id="", job_id="", defender_for_cloud=None, interrupted_runs=None):
     rows = {}
     for name in hosts:
         value = (hostvars.get(name) or {}).get(row_var)
@@ -33,9 +33,25 @@ def mde_fleet_report(hostvars, hosts, row_var="mde_host_report", dry_run=False, 
             rows[name] = _plain(value)
     try:
         return _report.fleet(rows, list(hosts), dry_run, playbook, str(generated or ""), str(run_id or ""),
-                             str(job_id or ""), _plain(defender_for_cloud))
+                             str(job_id or ""), _plain(defender_for_cloud), interrupted=_plain(interrupted_runs))
     except _report.ReportError as exc:
         raise AnsibleFilterError(str(exc)) from None
+
+
+def mde_report_start(playbook, hosts=None, check_mode=False, run_id="", job_id=""):
+    try:
+        return _report.start_marker(str(playbook or ""), _plain(hosts) or [], bool(check_mode), str(run_id or ""),
+                                    str(job_id or ""))
+    except _report.ReportError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def mde_report_interrupted_runs(report_dir, exclude=""):
+    return _report.interrupted_runs(str(report_dir), str(exclude or ""))
+
+
+def mde_report_in_progress(report_dir):
+    return _report.in_progress_run(str(report_dir))
 
 
 def mde_report_csv(report):
@@ -49,4 +65,6 @@ def mde_report_html(report):
 class FilterModule:
     def filters(self):
         return {"mde_report_row": mde_report_row, "mde_fleet_report": mde_fleet_report,
-                "mde_report_csv": mde_report_csv, "mde_report_html": mde_report_html}
+                "mde_report_csv": mde_report_csv, "mde_report_html": mde_report_html,
+                "mde_report_start": mde_report_start, "mde_report_interrupted_runs": mde_report_interrupted_runs,
+                "mde_report_in_progress": mde_report_in_progress}

@@ -24,3 +24,27 @@ def test_cells_that_would_be_formulas_are_neutralised():
     good = next(r for r in rows if r["host"] == "srv2019")
     assert good["os"] == "Windows Server 2019" and good["changed"] == "True"
     assert good["org_id"] == "00000000-1111-4222-8333-444444444444"
+
+
+def test_the_arc_and_identity_columns_are_flat_and_neutralised():
+    arc = {"status": "connected", "resource_id": "/subscriptions/s/resourceGroups/rg/providers/"
+           "Microsoft.HybridCompute/machines/dc1", "extension": {"name": "MDE.Windows", "state": "Succeeded"}}
+    report = {"hosts": {
+        "dc1": {"status": "onboarded", "arc": arc,
+                "defender_for_identity": {"domain_controller": True, "sensor": "v2", "ready": True}},
+        "dc2": {"status": "onboarded",
+                "defender_for_identity": {"domain_controller": True, "sensor": None, "ready": False}},
+        "srv": {"status": "failed", "arc": {"status": "failed", "resource_id": "=HYPERLINK(\"x\")",
+                                            "extension": None}},
+        "plain": {"status": "onboarded"},
+    }}
+    text = to_csv(report)
+    assert text.splitlines()[0].endswith(",generated,arc_status,arc_resource_id,arc_extension,mdi_sensor,mdi_ready")
+    rows = {r["host"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert (rows["dc1"]["arc_status"], rows["dc1"]["arc_extension"]) == ("connected", "MDE.Windows Succeeded")
+    assert rows["dc1"]["arc_resource_id"] == arc["resource_id"]
+    assert (rows["dc1"]["mdi_sensor"], rows["dc1"]["mdi_ready"]) == ("v2", "True")
+    assert (rows["dc2"]["mdi_sensor"], rows["dc2"]["mdi_ready"]) == ("none", "False")
+    assert rows["srv"]["arc_resource_id"] == "'=HYPERLINK(\"x\")" and rows["srv"]["arc_extension"] == ""
+    assert [rows["plain"][c] for c in ("arc_status", "arc_resource_id", "arc_extension", "mdi_sensor",
+                                       "mdi_ready")] == [""] * 5

@@ -1,5 +1,6 @@
 """The fleet report's rows and summary from results in the shapes mde_info and mde_onboard return (probe errors,
-partial applies, pending restarts, dry runs, dropped connections), its run id and its Defender for Cloud section."""
+partial applies, pending restarts, dry runs, dropped connections), its run id, its Defender for Cloud section, and
+the optional per-host Azure Arc and Defender for Identity sections (named keys only, in JSON and HTML)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import copy
 import csv
 import datetime
 import io
+import json
 
 import pytest
 
 from ansible_collections.defender.endpoint.plugins.plugin_utils.report import fleet as _report
+from ansible_collections.defender.endpoint.plugins.plugin_utils.report import html as _html
 
 ORG = "00000000-1111-4222-8333-444444444444"
 OS_2016 = "Windows Server 2016 (version 10.0.14393, build 14393)"
@@ -146,13 +149,54 @@ def test_the_run_id_and_time_stamp_the_report_and_csv():
                 _fleet({}, ["a"], run=bad)
 
 
-def test_rows_keep_named_keys_only_and_reserve_arc():
-    row = dict(_report.row(REBOOT, ASSESSMENT), workspace_key="s3cret", arc={"status": "Connected"})
+ARC = {"status": "connected", "reason": "connected to Azure Arc", "resource_name": "srv2019", "resource_group": "rg",
+       "resource_id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/srv2019",
+       "subscription_id": "s", "location": "westeurope", "agent_version": "1.45", "error_code": None,
+       "azure_vm": False, "extension": {"name": "MDE.Windows", "state": "Succeeded", "message": None}}
+DC = {"domain_controller": True, "sensor": "v3", "version": None, "running": True, "ready": False,
+      "reason": "SenseMachineId is not set yet"}
+
+
+def test_rows_keep_named_keys_only_and_the_optional_sections():
+    row = dict(_report.row(REBOOT, ASSESSMENT), workspace_key="s3cret", arc=ARC)
     kept = _fleet({"a": row})["hosts"]["a"]
-    assert "workspace_key" not in kept and kept["arc"] == {"status": "Connected"}
+    assert "workspace_key" not in kept and kept["arc"] == ARC
     assert set(kept) == set(_report.ROW_KEYS) | {"arc"}
+    plain = _fleet({"a": _report.row(REBOOT, ASSESSMENT)})["hosts"]["a"]
+    assert set(plain) == set(_report.ROW_KEYS)                       # no section: no key
     with pytest.raises(_report.ReportError, match="status 'weird'"):
         _fleet({"a": dict(row, status="weird")})
+
+
+def test_the_arc_section_keeps_its_named_keys_only():
+    given = dict(ARC, access_token="eyJ0eXAi.secret", client_secret="s3cret", reason="line one\nline two",
+                 extension=dict(ARC["extension"], settings={"key": "s3cret"}), azure_vm=0)
+    kept = _fleet({"a": dict(_report.row(REBOOT, ASSESSMENT), arc=given)})["hosts"]["a"]["arc"]
+    assert set(kept) == set(_report.ARC_KEYS) and set(kept["extension"]) == set(_report.ARC_EXTENSION_KEYS)
+    assert "s3cret" not in json.dumps(kept) and "eyJ0eXAi" not in json.dumps(kept)
+    assert kept["reason"] == "line one line two" and kept["azure_vm"] is False
+    skipped = _report.arc_section({"status": "skipped", "reason": "an Azure VM reaches Defender for Cloud without Arc",
+                                   "azure_vm": True, "extension": "not a dict"})
+    assert skipped["status"] == "skipped" and skipped["azure_vm"] is True and skipped["extension"] is None
+    assert skipped["resource_id"] is None
+    with pytest.raises(_report.ReportError, match="Arc status 'Connected', which is none of connected"):
+        _fleet({"a": dict(_report.row(REBOOT, ASSESSMENT), arc={"status": "Connected"})})
+    with pytest.raises(_report.ReportError, match="'arc' section that is a str"):
+        _fleet({"a": dict(_report.row(REBOOT, ASSESSMENT), arc="connected")})
+
+
+def test_defender_for_identity_comes_from_the_assessment_of_a_domain_controller():
+    row = _report.row(REBOOT, dict(ASSESSMENT, defender_for_identity=dict(DC, secret="s3cret")))
+    assert row["defender_for_identity"] == DC
+    assert "defender_for_identity" not in _report.row(REBOOT, dict(ASSESSMENT, defender_for_identity=None))
+    assert "defender_for_identity" not in _report.row(REBOOT, ASSESSMENT)
+    kept = _fleet({"a": row})["hosts"]["a"]["defender_for_identity"]
+    assert kept == DC
+    odd = _report.identity_section({"sensor": "v9", "running": "yes", "version": "2.250.18"})
+    assert odd == {"domain_controller": True, "sensor": None, "version": "2.250.18", "running": True,
+                   "ready": False, "reason": ""}
+    # a row that failed (a rescue's ansible_failed_result) keeps the section of the assessment
+    assert _report.row(PARTIAL, dict(ASSESSMENT, defender_for_identity=DC))["defender_for_identity"] == DC
 
 
 def test_defender_for_cloud_section_from_the_fact():
@@ -170,3 +214,22 @@ def test_defender_for_cloud_section_from_the_fact():
     for bad in ({"subscription_id": "x"}, ["x"], "P2"):
         with pytest.raises(_report.ReportError, match="one dict per subscription"):
             _fleet({}, ["a"], cloud=bad)
+
+
+def test_the_html_shows_the_sections_in_their_own_column_only_when_a_host_has_one():
+    plain = _html.render(_fleet({"a": _report.row(REBOOT, ASSESSMENT)}))
+    assert "Arc / Identity" not in plain and plain.count("<col ") == len(_html.HOST_COLUMNS)
+    hostile = dict(ARC, reason='<img src=x onerror="alert(1)">')
+    rows = {"dc1": dict(_report.row(REBOOT, dict(ASSESSMENT, defender_for_identity=DC)), arc=hostile),
+            "srv": _report.row(REBOOT, ASSESSMENT)}
+    page = _html.render(_fleet(rows))
+    assert "Arc / Identity" in page and page.count("<col ") == len(_html.HOST_COLUMNS_AZURE)
+    assert sum(w for _h, w in _html.HOST_COLUMNS_AZURE) == 100
+    body = page[page.index("<tbody>", page.index('id="hosts"')):page.index("</tbody>", page.index('id="hosts"'))]
+    for line in body.splitlines()[1:]:
+        assert line.count("<td") == len(_html.HOST_COLUMNS_AZURE), line       # every row has the column
+    dc1 = next(line for line in body.splitlines() if 'data-host="dc1"' in line)
+    assert "Arc: connected" in dc1 and "MDE.Windows Succeeded" in dc1 and ARC["resource_id"] in dc1
+    assert "Identity: v3, running - SenseMachineId is not set yet" in dc1
+    assert "<img" not in page and "&lt;img src=x" in dc1
+    assert 'data-status="restart_required"' in dc1 and 'data-generation="unified"' in dc1   # the filters' keys

@@ -26,6 +26,9 @@ RANK = {s: i for i, s in enumerate(STATUSES)}
 # (header, share of the table's width in %) of the host table; the widths are fixed so that 1,000 rows lay out fast.
 HOST_COLUMNS = (("host", 13), ("generation", 9), ("OS", 11), ("status", 12), ("org id", 11), ("AV mode", 8),
                 ("reason", 23), ("next action", 13))
+# The same with the Azure Arc / Defender for Identity column, when a host has either section.
+HOST_COLUMNS_AZURE = (("host", 12), ("generation", 8), ("OS", 10), ("status", 11), ("org id", 9), ("AV mode", 7),
+                      ("reason", 18), ("next action", 11), ("Arc / Identity", 14))
 CLOUD_COLUMNS = (("subscription_id", "subscription"), ("plan", "plan"), ("mde_integration", "MDE integration"),
                  ("unified_solution", "unified solution"), ("linux", "Linux"),
                  ("vulnerability_assessment", "vulnerability assessment"), ("changed", "changed"))
@@ -75,6 +78,9 @@ tr[hidden]{display:none}
 .chg{display:block;font-size:.8em;color:#555;margin-top:2px;white-space:nowrap}
 .need td:first-child{box-shadow:inset 3px 0 #c62828}
 .small{font-size:.85em}
+.stale{background:#fff3e0;border:1px solid #ffb74d}
+.stale ul{margin:4px 0 0;padding-left:20px}
+.az{display:block}
 """
 
 _SCRIPT = """
@@ -147,7 +153,52 @@ def _badge(status: str) -> str:
     return f'<span class="badge" style="background:{COLOURS.get(status, "#555")}">{escape(status)}</span>'
 
 
-def _host_row(name: str, entry: dict) -> str:
+def _arc_text(arc: dict) -> str:
+    parts = [f"Arc: {arc.get('status')}"]
+    parts += [str(arc[k]) for k in ("resource_id", "error_code") if arc.get(k)]
+    extension = arc.get("extension") or {}
+    if extension.get("name") or extension.get("state"):
+        parts.append(" ".join(str(extension[k]) for k in ("name", "state") if extension.get(k)))
+    if arc.get("reason"):
+        parts.append(str(arc["reason"]))
+    return " - ".join(parts)
+
+
+def _identity_text(identity: dict) -> str:
+    sensor = identity.get("sensor") or "no sensor"
+    state = "ready" if identity.get("ready") else ("running" if identity.get("running") else "not running")
+    text = f"Identity: {sensor}" + (f" {identity['version']}" if identity.get("version") else "")
+    if identity.get("sensor"):
+        text += f", {state}"
+    return text + (f" - {identity['reason']}" if identity.get("reason") else "")
+
+
+def _azure_cell(entry: dict) -> str:
+    """The Arc / Defender for Identity details of one host, each on its own line (empty when it has neither)."""
+    lines = []
+    if isinstance(entry.get("arc"), dict):
+        lines.append(_arc_text(entry["arc"]))
+    if isinstance(entry.get("defender_for_identity"), dict):
+        lines.append(_identity_text(entry["defender_for_identity"]))
+    sort = escape(_text((entry.get("arc") or {}).get("status")) if isinstance(entry.get("arc"), dict) else "")
+    body = "".join(f'<span class="az">{escape(line)}</span>' for line in lines)
+    return f'<td class="small" data-sort="{sort}">{body}</td>'
+
+
+def _interrupted(runs: list) -> list:
+    """The banner naming earlier runs that started and wrote no report (interrupted, or still running)."""
+    if not runs:
+        return []
+    items = "".join(f"<li><code>{escape(_text(r.get('run_id')))}</code> ({escape(_text(r.get('playbook')))}), "
+                    + (f"started {escape(_text(r['started']))} (UTC)" if r.get("started") else "start time unknown")
+                    + "</li>" for r in runs)
+    return [f'<div class="note stale" id="interrupted"><b>{len(runs)} earlier run(s) started and wrote no report</b>: '
+            "each was interrupted (stopped, killed, the controller lost) or is still running. Its hosts may have "
+            "been changed since the report they last appeared in; run the playbook again for a current report "
+            f"(docs/report.md, \"Interrupted runs\").<ul>{items}</ul></div>"]
+
+
+def _host_row(name: str, entry: dict, azure: bool = False) -> str:
     status = entry.get("status") or "unreachable"
     generation = entry.get("generation") or "unknown"
     attention = "1" if entry.get("needs_attention") else "0"
@@ -166,6 +217,8 @@ def _host_row(name: str, entry: dict) -> str:
              f"<td>{escape(_text(entry.get('av_running_mode')))}</td>",
              f"<td>{escape(_text(entry.get('reason')))}</td>",
              f"<td>{escape(_text(entry.get('next_action')))}</td>"]
+    if azure:
+        cells.append(_azure_cell(entry))
     marker = ' class="need"' if attention == "1" else ""
     return (f'<tr{marker} data-host="{escape(name.lower())}" data-status="{escape(status)}" '
             f'data-generation="{escape(generation)}" data-attention="{attention}">' + "".join(cells) + "</tr>")
@@ -207,6 +260,7 @@ def render(report: dict) -> str:
                    f"({parts}): they are listed first, with the next action for each.</p>")
     else:
         out.append('<p class="note fine" id="attention"><b>No host needs action.</b></p>')
+    out.extend(_interrupted(summary.get("interrupted_runs") or []))
     out.append('<div class="cards">')
     for status in STATUSES:
         zero = " zero" if not by_status.get(status) else ""
@@ -231,12 +285,15 @@ def render(report: dict) -> str:
                f'<label>Status <select id="fs">{status_options}</select></label>'
                f'<label>Generation <select id="fg">{generation_options}</select></label>'
                '<span id="shown"></span><span class="small">Click a header to sort.</span></div>')
-    out.append('<table id="hosts"><colgroup>' + "".join(f'<col style="width:{w}%">' for _h, w in HOST_COLUMNS)
+    azure = any(isinstance(e.get("arc"), dict) or isinstance(e.get("defender_for_identity"), dict)
+                for e in report["hosts"].values())
+    columns = HOST_COLUMNS_AZURE if azure else HOST_COLUMNS
+    out.append('<table id="hosts"><colgroup>' + "".join(f'<col style="width:{w}%">' for _h, w in columns)
                + "</colgroup><thead><tr>"
-               + "".join(f'<th><button type="button">{h}</button></th>' for h, _w in HOST_COLUMNS)
+               + "".join(f'<th><button type="button">{escape(h)}</button></th>' for h, _w in columns)
                + "</tr></thead><tbody>")
     rows = sorted(report["hosts"].items(),
                   key=lambda item: (RANK.get(item[1].get("status"), 99), item[0].lower()))
-    out.extend(_host_row(name, entry) for name, entry in rows)
+    out.extend(_host_row(name, entry, azure) for name, entry in rows)
     out.append(f"</tbody></table><script>{_SCRIPT}</script></body></html>")
     return "\n".join(out) + "\n"
