@@ -27,6 +27,8 @@ _EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
 MDE_WORKSPACE_ID = "11111111-2222-4333-8444-555555555555"
 FAKE_WORKSPACE_KEY = base64.b64encode(hashlib.sha512(b"workspace-key").digest()).decode()
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_LINUX_MAGIC = {"arc_deb": b"!<arch>\n", "arc_rpm": b"\xed\xab\xee\xdb"}
+ARC_VERSION = "1.47.02849.1883"
 
 
 def fake_certificate() -> bytes:
@@ -36,9 +38,18 @@ def fake_certificate() -> bytes:
 
 
 def installer(kind: str, version: str) -> bytes:
-    """A stand-in for md4ws.msi (an OLE compound file) or the MMA setup (a PE file): magic + product facts."""
+    """A stand-in for an installer: magic + product facts.
+
+    ``md4ws`` (md4ws.msi) and ``arc`` (AzureConnectedMachineAgent.msi) are OLE compound files, ``mma`` the MMA setup
+    (a PE file), ``arc_deb`` / ``arc_rpm`` the Linux azcmagent package (an ar archive / an RPM lead)."""
     if kind == "md4ws":
         return _OLE_MAGIC + f"\nProductName=Microsoft Defender for Endpoint\nProductVersion={version}\n".encode()
+    if kind == "arc":
+        return _OLE_MAGIC + f"\nProductName=Azure Connected Machine Agent\nProductVersion={version}\n".encode()
+    if kind in _LINUX_MAGIC:
+        return _LINUX_MAGIC[kind] + f"\nPackage=azcmagent\nVersion={version}\nArchitecture=x86_64\n".encode()
+    if kind != "mma":
+        raise ValueError(f"unknown installer kind {kind!r}; known: md4ws, mma, arc, arc_deb, arc_rpm")
     return b"MZ" + f"\nProductName=Microsoft Monitoring Agent\nProductVersion={version}\n".encode()
 
 
@@ -152,7 +163,8 @@ def onboarding_cmd(org_id: str = FAKE_ORG, interactive: bool = False, body: dict
         ":RUNNING", 'eventcreate /l Application /so WDATPOnboarding /t Information /id 10 /d "running" >NUL 2>&1',
         "GOTO SUCCEEDED", "", ":SUCCEEDED",
     ]
-    status = 'REG query "HKLM\\SOFTWARE\\Microsoft\\Windows Advanced Threat Protection\\Status" /v OnboardingState /reg:64'
+    status = ('REG query "HKLM\\SOFTWARE\\Microsoft\\Windows Advanced Threat Protection\\Status" '
+              '/v OnboardingState /reg:64')
     for label, query, code in (("SENSE_RUNNING_WAIT", 'sc query "SENSE" | find /i "RUNNING" >NUL 2>&1', 15),
                                ("SENSE_ONBOARDED_STATUS_WAIT", status + " >NUL 2>&1", 35),
                                ("SENSE_ONBOARDED_WAIT", status + ' | find /i "0x1" >NUL 2>&1', 40)):
@@ -264,9 +276,11 @@ def write_set(directory: str, now: datetime.datetime | None = None) -> dict[str,
         paths[label] = path
     paths["win_onboard_zip"] = write_zip(os.path.join(directory, "WindowsDefenderATPOnboardingPackage.zip"), {
         "WindowsDefenderATPOnboardingScript.cmd": files["win_onboard_cmd"][1],
-        "OptionalParamsPolicy/AtpConfiguration.admx": '<?xml version="1.0" encoding="utf-8"?>\r\n<policyDefinitions/>\r\n',
+        "OptionalParamsPolicy/AtpConfiguration.admx":
+            '<?xml version="1.0" encoding="utf-8"?>\r\n<policyDefinitions/>\r\n',
     })
-    paths["linux_onboard_zip"] = write_zip(os.path.join(directory, "linux", "WindowsDefenderATPOnboardingPackage.zip"), {
+    linux_zip = os.path.join(directory, "linux", "WindowsDefenderATPOnboardingPackage.zip")
+    paths["linux_onboard_zip"] = write_zip(linux_zip, {
         "MicrosoftDefenderATPOnboardingLinuxServer.py": files["linux_onboard_py"][1],
     })
     corrupt = os.path.join(directory, "corrupt", "WindowsDefenderATPOnboardingPackage.zip")
@@ -278,6 +292,9 @@ def write_set(directory: str, now: datetime.datetime | None = None) -> dict[str,
     paths["corrupt_zip"] = corrupt
     for label, name, data in (("md4ws_msi", "md4ws.msi", installer("md4ws", "10.8760.26100.1000")),
                               ("mma_setup", "MMASetup-AMD64.exe", installer("mma", "10.20.18069.0")),
+                              ("arc_msi", "AzureConnectedMachineAgent.msi", installer("arc", ARC_VERSION)),
+                              ("arc_deb", "azcmagent_amd64.deb", installer("arc_deb", ARC_VERSION)),
+                              ("arc_rpm", "azcmagent.x86_64.rpm", installer("arc_rpm", ARC_VERSION)),
                               ("not_an_msi", "broken/md4ws.msi", b"this is not a Windows Installer package"),
                               ("interca_cer", "InterCA.cer", fake_certificate())):
         path = os.path.join(directory, "installers", name)

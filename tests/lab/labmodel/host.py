@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import linux, linux_apply, payload, profiles, store, windows, windows_apply
+from . import arc, linux, linux_apply, payload, profiles, store, windows, windows_apply
 
 EXECUTORS = {
     "windows": "defender.endpoint.mde_host",
@@ -20,7 +20,8 @@ class ConnectionDropped(Exception):
 
 def _apply_linux(host: str, state: dict, faults: list[str], params: dict) -> dict:
     fired = store.fired_faults(host)
-    ctx = linux_apply.Context(state, faults, fired, params.get("secrets") or {})
+    ctx = linux_apply.Context(state, faults, fired, params.get("secrets") or {},
+                              files=lambda path: store.staged_file(host, path), host=host)
     records = linux_apply.apply(ctx, params.get("steps") or [])
     for path in params.get("staged") or []:
         store.staged_file(host, path, delete=True)
@@ -42,7 +43,8 @@ def _apply_windows(host: str, state: dict, faults: list[str], params: dict) -> d
             return windows_apply.installer_bytes(on_host["product"], on_host.get("version", "1.0"))
         return store.staged_file(host, path, delete)
 
-    ctx = windows_apply.Context(state, faults, fired, files, params.get("secrets") or {}, params.get("timeout", 900))
+    ctx = windows_apply.Context(state, faults, fired, files, params.get("secrets") or {}, params.get("timeout", 900),
+                                host=host)
     try:
         records = windows_apply.apply(ctx, params.get("steps") or [], params.get("staged") or [], drop)
     except ConnectionAbortedError as exc:
@@ -65,7 +67,7 @@ def execute(host: str, profile: str, overrides: dict, faults: list[str], call: p
                 raise LabHostError(f"mde_lab: module {call.fqcn} is not modeled on a {platform} host "
                                    f"(known: {EXECUTORS.get(platform)})")
             payload.validate(call)
-            state = store.load(host, lambda: profiles.initial_state(profile, overrides))
+            state = arc.ensure(store.load(host, lambda: profiles.initial_state(profile, overrides)))
             if "probe_error" in faults:
                 raise LabHostError("Get-WmiObject : Invalid class \"Win32_OperatingSystem\""
                                    if platform == "windows" else "/etc/os-release: Input/output error")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from . import arc
+
 MANAGED_JSON = "/etc/opt/microsoft/mdatp/managed/mdatp_managed.json"
 # The user and password of a URL, as the executor hides them in what the probe returns.
 _CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
@@ -80,4 +82,6 @@ def probe(state: dict, faults: list[str], fired=(), secrets: dict | None = None)
         "repository": {"present": bool(state["repository"])},
         "free_disk_mb": state["free_disk_mb"],
         "staging_dir": "/var/tmp",
+        "arc": arc.arc_facts(state),
+        "azure_vm": arc.azure_vm(state),
     }

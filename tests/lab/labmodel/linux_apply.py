@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from . import linux
+from . import arc, linux
 
 ONBOARD_JSON = "/etc/opt/microsoft/mdatp/mdatp_onboard.json"
 OFFBOARD_JSON = "/etc/opt/microsoft/mdatp/mdatp_offboard.json"
@@ -22,8 +22,12 @@ _UNREACHABLE = "<urlopen error [Errno -3] Temporary failure in name resolution>"
 
 
 class Context:
-    def __init__(self, state, faults, fired, secrets):
+    """One apply call: the state, its faults, those already fired, the secrets, the staged files, the host's name."""
+
+    def __init__(self, state, faults, fired, secrets, files=None, host="lab-host"):
         self.state, self.faults, self.fired, self.secrets = state, faults, fired, secrets
+        self.files = files or (lambda path: None)
+        self.host = host
 
 
 def _apply_managed(state: dict) -> None:
@@ -153,8 +157,28 @@ def run_edr_script(ctx: Context, step: dict) -> dict:
     return {"ok": True, "rc": 0}
 
 
+def install_arc_agent(ctx: Context, step: dict) -> dict:
+    """The staged azcmagent .deb / .rpm, or the azcmagent package from the configured repositories."""
+    if step.get("from_repository"):
+        return arc.install_linux_repository(ctx.state, step, ctx.faults)
+    return arc.install_linux_file(ctx.state, step, ctx.files(step["path"]))
+
+
+def arc_set_proxy(ctx: Context, step: dict) -> dict:
+    return arc.set_proxy(ctx.state, step)
+
+
+def arc_connect(ctx: Context, step: dict) -> dict:
+    return arc.connect(ctx.state, step, ctx.secrets, ctx.faults, ctx.host)
+
+
+def arc_disconnect(ctx: Context, step: dict) -> dict:
+    return arc.disconnect(ctx.state, step, ctx.secrets, ctx.faults)
+
+
 STEPS = {f.__name__: f for f in (setup_repository, install_package, remove_package, merge_managed_config,
-                                 write_secret_file, remove_file, wait_health, av_detection, run_edr_script)}
+                                 write_secret_file, remove_file, wait_health, av_detection, run_edr_script,
+                                 install_arc_agent, arc_set_proxy, arc_connect, arc_disconnect)}
 
 
 def apply(ctx: Context, steps: list[dict]) -> list[dict]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 
+from . import arc
+
 _NO_MDE = {
     "md4ws": {"installed": False, "version": None},
     "mma": {"installed": False, "version": None, "workspaces": [], "proxy": None},
@@ -21,7 +23,10 @@ _NO_MDE = {
     "network_protection": {},      # Set-MpPreference values set so far, by parameter name
     "scep": {"installed": False, "spynet_reporting": None},   # System Center Endpoint Protection
     "detection_tests": 0,          # times the R-52 detection command ran
-    "host_files": {},              # installers already on the host: {path: {"product": md4ws|mma, "version"}}
+    "host_files": {},              # installers already on the host: {path: {"product": md4ws|mma|arc, "version"}}
+    "arc": copy.deepcopy(arc.NOT_INSTALLED),   # the Azure Connected Machine agent (labmodel/arc.py)
+    "azure_vm": False,             # the SMBIOS asset tag of an Azure VM
+    "mdi": copy.deepcopy(arc.MDI_NONE),        # Defender for Identity's sensor: {sensor: null|"v2", version, running}
 }
 
 _DEFENDER_NONE = {"present": False, "feature_installed": None, "enabled": False, "platform_version": None,
@@ -30,7 +35,8 @@ _DEFENDER_NONE = {"present": False, "feature_installed": None, "enabled": False,
 
 def _defender(feature_installed=True, platform_version="4.18.24090.11"):
     return {"present": True, "feature_installed": feature_installed, "enabled": True,
-            "platform_version": platform_version, "tamper_protected": False, "disable_antispyware_policy": False, "stays_active": False}
+            "platform_version": platform_version, "tamper_protected": False, "disable_antispyware_policy": False,
+            "stays_active": False}
 
 
 def _windows(name, version, build, ubr, product_type, sp, edition, hotfixes, defender, sense_builtin,
@@ -96,6 +102,8 @@ def _linux(os_id, version_id, pretty, kernel, package_manager):
         "repository": None,            # channel of Microsoft's repository once configured
         "host_repo_has_mdatp": False,  # the host's own repositories (a mirror) carry mdatp
         "files": {},                   # mode of the files mdatp reads, by path (octal string)
+        "arc": copy.deepcopy(arc.NOT_INSTALLED),   # the Azure Connected Machine agent (labmodel/arc.py)
+        "azure_vm": False,             # /sys/class/dmi/id/chassis_asset_tag is Azure's
     }
 
 

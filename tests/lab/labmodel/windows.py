@@ -1,6 +1,9 @@
-"""What a Windows host answers to the executor's probe, from its modeled state (sensor, Defender Antivirus, md4ws, MMA)."""
+"""What a Windows host answers to the executor's probe, from its modeled state (sensor, Defender Antivirus, md4ws,
+MMA, the Connected Machine agent, Defender for Identity's sensor)."""
 
 from __future__ import annotations
+
+from . import arc
 
 MD4WS_NAME = "Microsoft Defender for Endpoint"
 MMA_NAME = "Microsoft Monitoring Agent"
@@ -51,7 +54,8 @@ def _host_paths(state: dict, paths) -> dict:
     for path in paths or ():
         on_host = state["host_files"].get(path)
         found.append({"path": path, "exists": bool(on_host),
-                      "format": {"md4ws": "msi", "mma": "exe"}.get(on_host.get("product")) if on_host else None})
+                      "format": {"md4ws": "msi", "mma": "exe", "arc": "msi"}.get(on_host.get("product"))
+                      if on_host else None})
     return found
 
 
@@ -119,6 +123,9 @@ def probe(state: dict, av_services: list[str], faults: list[str] = (), paths=())
         "powershell_version": "5.1.17763.1",
         "staging_dir": "C:\\Users\\ansible\\AppData\\Local\\Temp\\",
         "host_paths": _host_paths(state, paths),
+        "arc": arc.arc_facts(state),
+        "azure_vm": arc.azure_vm(state),
+        "mdi": arc.mdi_facts(state, onboarded and sense_present(state)),
         "hardening": {
             "ca_thumbprints": list(state["ca_thumbprints"]),
             "scep_spynet_reporting": state["scep"]["spynet_reporting"],

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 
-from . import windows
+from . import arc, windows
 
 # The lab's cloud: which Log Analytics workspace is the MDE workspace of which org (R-23, R-25).
 MDE_WORKSPACE_ORGS = {"11111111-2222-4333-8444-555555555555": "00000000-1111-4222-8333-444444444444"}
@@ -27,9 +27,9 @@ _EXPIRY = re.compile(r'expirationTimestamp\\*"\s*:\s*(\d+)')
 class Context:
     """One apply call: the host's state, its faults, the faults already fired, its staged files, the secrets."""
 
-    def __init__(self, state, faults, fired, files, secrets, timeout=900):
+    def __init__(self, state, faults, fired, files, secrets, timeout=900, host="lab-host"):
         self.state, self.faults, self.fired, self.files, self.secrets = state, faults, fired, files, secrets
-        self.timeout = timeout
+        self.timeout, self.host = timeout, host
 
     def fault(self, name: str, once: bool = False) -> bool:
         if name not in self.faults or (once and name in self.fired):
@@ -49,8 +49,9 @@ def _is_2016(state) -> bool:
 
 def installer_bytes(product: str, version: str) -> bytes:
     """A signed installer already on the host (mde_lab_state host_files), as the executor would read it."""
-    name = "Microsoft Defender for Endpoint" if product == "md4ws" else "Microsoft Monitoring Agent"
-    magic = _OLE_MAGIC if product == "md4ws" else b"MZ"
+    names = {"md4ws": "Microsoft Defender for Endpoint", "arc": arc.ARC_PRODUCT_NAME}
+    name = names.get(product, "Microsoft Monitoring Agent")
+    magic = _OLE_MAGIC if product in ("md4ws", "arc") else b"MZ"
     return magic + f"\nProductName={name}\nProductVersion={version}\n".encode()
 
 
@@ -272,10 +273,39 @@ def run_script(ctx: Context, step: dict) -> dict:
     return {"ok": True, "rc": 0}
 
 
+def install_arc_agent(ctx: Context, step: dict) -> dict:
+    """msiexec of AzureConnectedMachineAgent.msi, checked (sha256, Authenticode) as install_msi is."""
+    facts, failure = arc.read_windows_msi(ctx.files(step["path"]), step)
+    if failure:
+        return failure
+    if ctx.fault("installer_unsigned"):
+        return {"ok": False, "rc": None, "signature": "HashMismatch"}
+
+    def run():
+        result = arc.install_windows(ctx.state, facts)
+        if "msi_reboot_required" in ctx.faults:
+            ctx.state["pending_reboot"] = True
+            result.update(rc=3010, reboot_required=True)
+        return result
+    return _msiexec(ctx, run)
+
+
+def arc_set_proxy(ctx: Context, step: dict) -> dict:
+    return arc.set_proxy(ctx.state, step)
+
+
+def arc_connect(ctx: Context, step: dict) -> dict:
+    return arc.connect(ctx.state, step, ctx.secrets, ctx.faults, ctx.host)
+
+
+def arc_disconnect(ctx: Context, step: dict) -> dict:
+    return arc.disconnect(ctx.state, step, ctx.secrets, ctx.faults)
+
+
 STEPS = {f.__name__: f for f in (set_passive_mode, enable_defender_feature, install_msi, uninstall_msi, install_mma,
                                  add_mma_workspace, remove_mma_workspace, set_mma_proxy, run_script,
                                  import_certificate, set_network_protection, set_scep_cloud_protection,
-                                 detection_test)}
+                                 detection_test, install_arc_agent, arc_set_proxy, arc_connect, arc_disconnect)}
 
 
 def apply(ctx: Context, steps: list[dict], staged: list[str], drop_after_first: bool) -> list[dict]:
