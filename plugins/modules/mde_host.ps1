@@ -30,6 +30,14 @@ $AtpPolicyKey = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows Advanced Threat Prote
 $AtpStatusKey = 'HKLM:\SOFTWARE\Microsoft\Windows Advanced Threat Protection\Status'
 $OffboardingValue = '696C1FA1-4030-4FA4-8713-FAF9B2EA7C0A'
 $MmaHost = 'C:\Program Files\Microsoft Monitoring Agent\Agent\MonitoringHost.exe'
+# The Azure Connected Machine agent (Azure Arc), Defender for Identity's sensor, and the SMBIOS asset tag of Azure VMs.
+$ArcAgent = Join-Path -Path $env:ProgramFiles -ChildPath 'AzureConnectedMachineAgent\azcmagent.exe'
+$ArcShowTimeout = 30
+$ArmCodes = @('AuthorizationFailed', 'MissingSubscriptionRegistration', 'ResourceGroupNotFound', 'InvalidAuthenticationToken')
+$AzureAssetTag = '7783-7084-3265-9085-8269-3286-77'
+$MdiSensorRoot = 'C:\Program Files\Azure Advanced Threat Protection Sensor'
+$AtpKey = 'HKLM:\SOFTWARE\Microsoft\Windows Advanced Threat Protection'
+$Mask = '********'
 
 Function Get-RegValue {
     param([string]$Path, [string]$Name)
@@ -192,6 +200,56 @@ Function Invoke-Process {
     return $proc.ExitCode
 }
 
+Function Invoke-ProcessOutput {
+    # Invoke-Process that also returns what the program printed (stdout then stderr); $null when it timed out.
+    param([string]$FilePath, [string]$Arguments, [int]$Timeout)
+    $info = New-Object -TypeName System.Diagnostics.ProcessStartInfo -ArgumentList $FilePath, $Arguments
+    $info.UseShellExecute = $false
+    $info.CreateNoWindow = $true
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    $proc = [System.Diagnostics.Process]::Start($info)
+    $stdout = $proc.StandardOutput.ReadToEndAsync()
+    $stderr = $proc.StandardError.ReadToEndAsync()
+    if (-not $proc.WaitForExit($Timeout * 1000)) {
+        try { $proc.Kill() } catch { $null = $_ }
+        return $null
+    }
+    return New-Object -TypeName PSObject -Property @{ rc = $proc.ExitCode; output = "$($stdout.Result)`n$($stderr.Result)" }
+}
+
+Function Hide-Credential {
+    # The user and password of every URL in the text shown as ********.
+    param($Text)
+    if ($null -eq $Text -or [string]$Text -eq '') { return $Text }
+    return [string]$Text -replace '(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@', "`$1$Mask@"
+}
+
+Function ConvertTo-Fact {
+    # A value of azcmagent's output as a fact: an empty string is $null.
+    param($Value, [int]$Length = 0)
+    if ($null -eq $Value -or [string]$Value -eq '') { return $null }
+    $text = [string]$Value
+    if ($Length -gt 0 -and $text.Length -gt $Length) { $text = $text.Substring(0, $Length) }
+    return $text
+}
+
+Function Read-ArcShow {
+    # azcmagent show -j (bounded): the parsed document, or the first line of what it printed when that is no JSON.
+    $run = Invoke-ProcessOutput -FilePath $ArcAgent -Arguments 'show -j' -Timeout $ArcShowTimeout
+    if ($null -eq $run) { return "azcmagent show -j did not answer within $ArcShowTimeout s" }
+    $text = [string]$run.output
+    $start = $text.IndexOf('{')
+    $end = $text.LastIndexOf('}')
+    if ($run.rc -eq 0 -and $start -ge 0 -and $end -gt $start) {
+        try { return ($text.Substring($start, $end - $start + 1) | ConvertFrom-Json) }
+        catch { $null = $_ }
+    }
+    $first = @($text -split "`r?`n" | Where-Object { $_.Trim() }) | Select-Object -First 1
+    if (-not $first) { return "azcmagent show -j failed with rc $($run.rc)" }
+    return ConvertTo-Fact -Value (Hide-Credential -Text $first.Trim()) -Length 300
+}
+
 Function Test-Installer {
     # The file must be the one sent (sha256) and signed (Authenticode), as install.ps1 checks (exit 15).
     param($Step, [hashtable]$Record, [switch]$SkipSignature)
@@ -228,6 +286,99 @@ Function Invoke-Msiexec {
 
 Function Get-MmaConfig {
     return New-Object -ComObject 'AgentConfigManager.MgmtSvcCfg'
+}
+
+Function Set-ArcOutcome {
+    # rc, the first AZCM code, the ARM error code and the last line of azcmagent's output; the token never.
+    param($Run, [hashtable]$Record, [string]$Secret)
+    $Record.rc = $Run.rc
+    $text = [string]$Run.output
+    if ($Secret) { $text = $text.Replace($Secret, $Mask) }
+    $text = Hide-Credential -Text $text
+    if ($text -match 'AZCM\d{4}') { $Record.error_code = $Matches[0] }
+    $first = -1
+    foreach ($code in $ArmCodes) {
+        $at = $text.IndexOf($code, [System.StringComparison]::Ordinal)
+        if ($at -ge 0 -and ($first -lt 0 -or $at -lt $first)) { $first = $at; $Record.arm_code = $code }
+    }
+    $last = @($text -split "`r?`n" | Where-Object { $_.Trim() }) | Select-Object -Last 1
+    if ($last) { $Record.detail = ConvertTo-Fact -Value $last.Trim() -Length 300 }
+    return ($Run.rc -eq 0)
+}
+
+Function Invoke-Azcmagent {
+    # azcmagent with the apply's bounded wait; the record gets rc, error_code, arm_code and detail.
+    param([string]$Arguments, [hashtable]$Record, [int]$Timeout, [string]$Secret)
+    $Record.error_code = $null
+    $Record.arm_code = $null
+    if (-not (Test-Path -LiteralPath $ArcAgent -PathType Leaf)) {
+        $Record.detail = 'azcmagent is not installed on this host: run the install_arc_agent step first.'
+        return $false
+    }
+    $run = Invoke-ProcessOutput -FilePath $ArcAgent -Arguments $Arguments -Timeout $Timeout
+    if ($null -eq $run) {
+        $Record.timed_out = $true
+        $Record.timeout = $Timeout
+        $Record.detail = "azcmagent did not finish within $Timeout s"
+        return $false
+    }
+    return Set-ArcOutcome -Run $run -Record $Record -Secret $Secret
+}
+
+Function New-PrivateFile {
+    # A new empty file that only Administrators and SYSTEM may open, made before any secret is written to it.
+    param([string]$Path)
+    $null = New-Item -Path $Path -ItemType File
+    $acl = New-Object -TypeName System.Security.AccessControl.FileSecurity
+    $acl.SetAccessRuleProtection($true, $false)
+    foreach ($sid in @('S-1-5-32-544', 'S-1-5-18')) {
+        $identity = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $sid
+        $acl.AddAccessRule((New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList $identity, 'FullControl', 'Allow'))
+    }
+    Set-Acl -LiteralPath $Path -AclObject $acl
+}
+
+Function Invoke-AzcmagentWithConfig {
+    # azcmagent <verb> --config <file>: the access token is written only to that private file, never to a command
+    # line, and the file is deleted whatever happens.
+    param([string]$Verb, [System.Collections.IDictionary]$Config, [string]$TokenKey, [hashtable]$Record, [int]$Timeout)
+    $token = $null
+    if ($TokenKey) { $token = [string]$module.Params.secrets[$TokenKey] }
+    if (-not $token) {
+        $Record.error_code = $null
+        $Record.arm_code = $null
+        $key = if ($TokenKey) { $TokenKey } else { 'none' }
+        $Record.detail = "no Arc access token was given (secrets key $key): pass the token obtained on the controller."
+        return $false
+    }
+    $path = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath "defender.endpoint-arc-$([guid]::NewGuid()).json"
+    try {
+        New-PrivateFile -Path $path
+        $Config['access-token'] = $token
+        [System.IO.File]::WriteAllText($path, ($Config | ConvertTo-Json -Compress), (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+        return Invoke-Azcmagent -Arguments "$Verb --config `"$path`"" -Record $Record -Timeout $Timeout -Secret $token
+    }
+    finally { Remove-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue }
+}
+
+Function Get-ArcConnectConfig {
+    # The connect settings as azcmagent's --config file names them (the token is added by Invoke-AzcmagentWithConfig).
+    param($Step)
+    $cloud = if ($Step.cloud) { [string]$Step.cloud } else { 'AzureCloud' }
+    $config = [ordered]@{
+        'subscription-id' = [string]$Step.subscription_id
+        'resource-group' = [string]$Step.resource_group
+        'location' = [string]$Step.location
+        'tenant-id' = [string]$Step.tenant_id
+        'cloud' = $cloud
+    }
+    if ($Step.resource_name) { $config['resource-name'] = [string]$Step.resource_name }
+    if ($Step.tags -and $Step.tags.Count) {
+        $config['tags'] = (@($Step.tags.Keys | Sort-Object) | ForEach-Object { "$_=$($Step.tags[$_])" }) -join ','
+    }
+    if ($Step.correlation_id) { $config['correlation-id'] = [string]$Step.correlation_id }
+    if ($Step.private_link_scope) { $config['private-link-scope'] = [string]$Step.private_link_scope }
+    return $config
 }
 
 Function Invoke-OneStep {
@@ -333,8 +484,41 @@ Function Invoke-OneStep {
             if ($null -eq $Record.rc) { $Record.timed_out = $true; $Record.timeout = $timeout; return $false }
             return ($Record.rc -eq 0)
         }
+        'install_arc_agent' {
+            # The Azure Connected Machine agent: msiexec /i AzureConnectedMachineAgent.msi /qn (docs/azure-arc.md).
+            if (-not (Test-Installer -Step $Step -Record $Record)) { return $false }
+            return Invoke-Msiexec -Arguments "/i `"$($Step.path)`" /qn /norestart" -Record $Record -Timeout $timeout
+        }
+        'arc_set_proxy' {
+            # azcmagent config set proxy.url <url>, or config clear proxy.url when none is wanted.
+            if ($Step.proxy_url) {
+                return Invoke-Azcmagent -Arguments "config set proxy.url `"$($Step.proxy_url)`"" -Record $Record -Timeout $timeout
+            }
+            return Invoke-Azcmagent -Arguments 'config clear proxy.url' -Record $Record -Timeout $timeout
+        }
+        'arc_connect' {
+            # azcmagent connect --config <file>, the access token only in that file.
+            $config = Get-ArcConnectConfig -Step $Step
+            return Invoke-AzcmagentWithConfig -Verb 'connect' -Config $config -TokenKey $Step.token -Record $Record -Timeout $timeout
+        }
+        'arc_disconnect' {
+            # azcmagent disconnect --config <file> (deletes the Azure resource), or --force-local-only without Azure.
+            if ($Step.force_local_only) {
+                return Invoke-Azcmagent -Arguments 'disconnect --force-local-only' -Record $Record -Timeout $timeout
+            }
+            return Invoke-AzcmagentWithConfig -Verb 'disconnect' -Config ([ordered]@{}) -TokenKey $Step.token -Record $Record -Timeout $timeout
+        }
         default { $Record.detail = "unknown step $($Step.name)"; return $false }
     }
+}
+
+Function Hide-Secret {
+    # The text with every value of the no_log secrets in it replaced by ********.
+    param([string]$Text)
+    foreach ($value in @($module.Params.secrets.Values)) {
+        if ($value -is [string] -and $value.Length -ge 4) { $Text = $Text.Replace($value, $Mask) }
+    }
+    return $Text
 }
 
 Function Invoke-Step {
@@ -347,6 +531,7 @@ Function Invoke-Step {
             if (-not $stop) {
                 try { $ok = Invoke-OneStep -Step $step -Record $record }
                 catch { $ok = $false; $record.detail = $_.Exception.Message }
+                if ($record.detail) { $record.detail = Hide-Secret -Text (Hide-Credential -Text ([string]$record.detail)) }
                 $record.status = if ($ok) { 'ok' } else { 'failed' }
                 $stop = (-not $ok) -or ($record.reboot_required -and $step.stop_if_reboot)
             }
@@ -380,6 +565,75 @@ Function Get-HardeningFacts {
     return $facts
 }
 
+Function Get-ArcFacts {
+    # The Azure Connected Machine agent, from azcmagent show -j; values the agent leaves empty are $null.
+    $facts = @{
+        installed = [bool](Test-Path -LiteralPath $ArcAgent -PathType Leaf)
+        agent_version = $null
+        status = $null
+        resource_name = $null
+        resource_group = $null
+        subscription_id = $null
+        tenant_id = $null
+        location = $null
+        cloud = $null
+        resource_id = $null
+        https_proxy = $null
+        private_link_scope = $null
+        error_code = $null
+        error_details = $null
+        service = $null
+        show_error = $null
+    }
+    if (-not $facts.installed) { return $facts }
+    $facts.service = Get-ServiceFacts -Name 'HIMDS'
+    $show = Read-ArcShow
+    if ($show -is [string]) { $facts.show_error = $show; return $facts }
+    $facts.agent_version = ConvertTo-Fact -Value $show.agentVersion
+    $facts.status = ConvertTo-Fact -Value $show.status
+    $facts.resource_name = ConvertTo-Fact -Value $show.resourceName
+    $facts.resource_group = ConvertTo-Fact -Value $show.resourceGroup
+    $facts.subscription_id = ConvertTo-Fact -Value $show.subscriptionId
+    $facts.tenant_id = ConvertTo-Fact -Value $show.tenantId
+    $facts.location = ConvertTo-Fact -Value $show.location
+    $facts.cloud = ConvertTo-Fact -Value $show.cloud
+    $facts.resource_id = ConvertTo-Fact -Value $show.resourceId
+    $facts.https_proxy = Hide-Credential -Text (ConvertTo-Fact -Value $show.httpsProxy)
+    $facts.private_link_scope = ConvertTo-Fact -Value $show.privateLinkScope
+    $facts.error_code = ConvertTo-Fact -Value $show.agentErrorCode
+    $facts.error_details = ConvertTo-Fact -Value $show.agentErrorDetails -Length 300
+    return $facts
+}
+
+Function Test-AzureVm {
+    # Azure sets this SMBIOS chassis asset tag on its own virtual machines (which are not onboarded to Arc).
+    $tags = @(Get-WmiObject -Class Win32_SystemEnclosure -ErrorAction SilentlyContinue | ForEach-Object { [string]$_.SMBIOSAssetTag })
+    return [bool]($tags | Where-Object { $_.Trim() -eq $AzureAssetTag })
+}
+
+Function Get-MdiSensorVersion {
+    # The highest version folder under the Defender for Identity sensor's installation folder, or $null.
+    $best = $null
+    foreach ($folder in @(Get-ChildItem -LiteralPath $MdiSensorRoot -Directory -ErrorAction SilentlyContinue)) {
+        $version = $null
+        if ([System.Version]::TryParse($folder.Name, [ref]$version) -and ($null -eq $best -or $version -gt $best)) { $best = $version }
+    }
+    if ($null -eq $best) { return $null }
+    return $best.ToString()
+}
+
+Function Get-MdiFacts {
+    # Defender for Identity: the v2 sensor's services and version, and the SenseMachineId the v3 sensor relies on.
+    return @{
+        services = @{
+            AATPSensor = Get-ServiceFacts -Name 'AATPSensor'
+            AATPSensorUpdater = Get-ServiceFacts -Name 'AATPSensorUpdater'
+        }
+        sensor_version = Get-MdiSensorVersion
+        sense_machine_id = ($null -ne (Get-RegValue -Path $AtpKey -Name 'SenseMachineId'))
+    }
+}
+
 Function Get-HostFacts {
     $services = @{}
     foreach ($name in @('Sense', 'WinDefend', 'WdNisSvc', 'HealthService')) { $services[$name] = Get-ServiceFacts -Name $name }
@@ -407,6 +661,9 @@ Function Get-HostFacts {
         hardening = Get-HardeningFacts
         powershell_version = $PSVersionTable.PSVersion.ToString()
         host_paths = Get-PathFacts
+        arc = Get-ArcFacts
+        azure_vm = Test-AzureVm
+        mdi = Get-MdiFacts
     }
 }
 

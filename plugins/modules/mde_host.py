@@ -17,10 +17,13 @@ description:
     host's path to Defender for Endpoint, and changes nothing.
   - O(operation=apply) runs the planned O(steps) in order, each one a documented command
     (C(ForceDefenderPassiveMode), C(Install-WindowsFeature Windows-Defender), C(msiexec /i) and C(/x)
-    with a verbose log and the 1618 retry, the MMA setup, the MMA COM object, the package's C(.cmd)),
+    with a verbose log and the 1618 retry, the MMA setup, the MMA COM object, the package's C(.cmd),
+    C(azcmagent config), C(connect) and C(disconnect) of the Azure Connected Machine agent),
     stops at the first failure or after a step that needs a restart when the step says so, deletes
     the O(staged) files, and returns each step's record and the facts read back.
   - It takes no decision. Generation, prerequisites and plans are computed on the controller.
+  - The Arc access token goes to C(azcmagent) only in a C(--config) file that only Administrators and SYSTEM
+    may open and that is deleted when the command ends; it is never on a command line or in a record.
 options:
   operation:
     description: What to do.
@@ -42,13 +45,15 @@ options:
       - With O(operation=apply), the steps, each a dict with C(name) (C(set_passive_mode),
         C(enable_defender_feature), C(install_msi), C(uninstall_msi), C(install_mma), C(add_mma_workspace),
         C(remove_mma_workspace), C(set_mma_proxy), C(run_script), C(import_certificate),
-        C(set_network_protection), C(set_scep_cloud_protection), C(detection_test)) and its arguments. Steps
-        name keys of O(secrets); they never hold a secret.
+        C(set_network_protection), C(set_scep_cloud_protection), C(detection_test), C(install_arc_agent),
+        C(arc_set_proxy), C(arc_connect), C(arc_disconnect)) and its arguments. Steps name keys of O(secrets);
+        they never hold a secret.
     type: list
     elements: dict
     default: []
   secrets:
-    description: The onboarding or offboarding script, the workspace key, the proxy password, by name.
+    description: The onboarding or offboarding script, the workspace key, the proxy password and the Arc access
+      token (C(arc_access_token)), by name.
     type: dict
     default: {}
   staged:
@@ -83,8 +88,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 steps:
-  description: With O(operation=apply), one record per step - name, status (ok, failed, skipped), rc, attempts,
-    reboot_required, detail, and signature or timed_out when they apply.
+  description:
+    - With O(operation=apply), one record per step - name, status (ok, failed, skipped), rc, attempts,
+      reboot_required, detail, and signature or timed_out when they apply.
+    - The C(azcmagent) steps add C(error_code) (the first C(AZCMnnnn) code of its output) and C(arm_code) (an
+      Azure error code its output names - C(AuthorizationFailed), C(MissingSubscriptionRegistration),
+      C(ResourceGroupNotFound), C(InvalidAuthenticationToken)), both C(null) when none; their detail is the last
+      line of the output, the token never in it.
   returned: with operation=apply
   type: list
   elements: dict
@@ -340,4 +350,94 @@ facts:
           description: Its format by its first bytes - C(msi) (an OLE compound document, as md4ws.msi), C(exe)
             (C(MZ), as C(MMASetup-AMD64.exe)) or C(null).
           type: str
+    arc:
+      description:
+        - The Azure Connected Machine agent (Azure Arc), from C(azcmagent show -j) (bounded to 30 s). Values the
+          agent leaves empty are C(null); an agent that never connected is C(Disconnected) with its Azure fields
+          C(null).
+      returned: always
+      type: dict
+      contains:
+        installed:
+          description: C(%ProgramFiles%\AzureConnectedMachineAgent\azcmagent.exe) exists.
+          type: bool
+        agent_version:
+          description: C(agentVersion); C(null) when not installed or not read.
+          type: str
+        status:
+          description: C(status) - C(Connected), C(Disconnected) or C(Expired); C(null) when not installed or not read.
+          type: str
+        resource_name:
+          description: C(resourceName), the machine's name in Azure; C(null) when not connected.
+          type: str
+        resource_group:
+          description: C(resourceGroup); C(null) when not connected.
+          type: str
+        subscription_id:
+          description: C(subscriptionId); C(null) when not connected.
+          type: str
+        tenant_id:
+          description: C(tenantId); C(null) when not connected.
+          type: str
+        location:
+          description: C(location), the Azure region; C(null) when not connected.
+          type: str
+        cloud:
+          description: C(cloud), for example C(AzureCloud); C(null) when not connected.
+          type: str
+        resource_id:
+          description: C(resourceId), the machine's Azure resource id; C(null) when not connected.
+          type: str
+        https_proxy:
+          description: C(httpsProxy), credentials in it shown as C(********); C(null) when none.
+          type: str
+        private_link_scope:
+          description: C(privateLinkScope); C(null) when none.
+          type: str
+        error_code:
+          description: C(agentErrorCode), for example C(AZCM0026); C(null) when none.
+          type: str
+        error_details:
+          description: The first 300 characters of C(agentErrorDetails); C(null) when none.
+          type: str
+        service:
+          description: The C(HIMDS) service's state and start type; C(null) when not installed or absent.
+          type: dict
+          contains: &service_keys
+            state:
+              description: Lower case C(Win32_Service) state, for example C(running), C(stopped).
+              type: str
+            start_type:
+              description: Lower case start mode, for example C(auto), C(manual), C(disabled).
+              type: str
+        show_error:
+          description: The first line of C(azcmagent show -j) when it failed or printed no JSON; C(null) otherwise.
+          type: str
+    azure_vm:
+      description: The SMBIOS chassis asset tag (C(Win32_SystemEnclosure.SMBIOSAssetTag)) is the one Azure gives its
+        virtual machines; an Azure VM is not onboarded to Arc.
+      returned: always
+      type: bool
+    mdi:
+      description: The Defender for Identity sensor.
+      returned: always
+      type: dict
+      contains:
+        services:
+          description: The sensor's services, by name.
+          type: dict
+          contains:
+            AATPSensor: &mdi_service
+              description: The service's state and start type; C(null) when the service does not exist.
+              type: dict
+              contains: *service_keys
+            AATPSensorUpdater: *mdi_service
+        sensor_version:
+          description: The highest version folder under C(C:\Program Files\Azure Advanced Threat Protection
+            Sensor); C(null) when there is none.
+          type: str
+        sense_machine_id:
+          description: The C(SenseMachineId) value is present under
+            C(HKLM\SOFTWARE\Microsoft\Windows Advanced Threat Protection) (the v3 sensor needs it).
+          type: bool
 """

@@ -930,7 +930,7 @@ def _azcmagent_with_config(module, record, verb, config, token_key, timeout):
     if not token:
         record.update(error_code=None, arm_code=None)
         record["detail"] = ("no Arc access token was given (secrets key %s): pass the token obtained on the "
-                            "controller." % token_key)
+                            "controller." % (token_key or "none"))
         return False
     folder = tempfile.mkdtemp(prefix="defender.endpoint-arc-", dir=ARC_CONFIG_DIR)
     try:

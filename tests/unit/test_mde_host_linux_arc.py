@@ -251,7 +251,8 @@ def test_disconnect_of_a_deleted_resource_fails_and_force_local_only_sends_no_to
 def test_disconnect_with_neither_token_nor_force_fails_clearly(agent):
     record = {}
     assert not host.step_arc_disconnect(Module(SECRETS), {"force_local_only": False, "token": None}, record, 60)
-    assert "no Arc access token was given" in record["detail"] and agent.argv() == []
+    assert record["detail"] == ("no Arc access token was given (secrets key none): pass the token obtained on "
+                                "the controller.") and agent.argv() == []
 
 
 def test_set_and_clear_the_proxy(agent):
