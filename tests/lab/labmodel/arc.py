@@ -340,11 +340,12 @@ def _token(step: dict, secrets: dict) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _network_error(where: str = "https://management.azure.com") -> str:
-    return f"AZCM0026: Network Error: Failed to reach {where}: dial tcp: lookup failed: no such host"
+def _network_error(where: str = "https://management.azure.com",
+                   reason: str = "dial tcp: lookup management.azure.com: no such host") -> str:
+    return f"AZCM0026: Network Error: Failed to reach {where}: {reason}"
 
 
-def _connect_refusal(state: dict, step: dict, token: str | None, faults, name: str) -> str | None:
+def _connect_refusal(state: dict, step: dict, faults, name: str) -> str | None:
     """The FATAL message the agent ends with before reaching ARM, or None."""
     if unsupported(state) or "arc_unsupported_os" in faults:
         os_name = state["os"].get("name") or state["os"].get("pretty_name")
@@ -372,7 +373,7 @@ def _arm_connect(state: dict, step: dict, token: str, name: str) -> str | None:
     try:
         status, answer = arm_request("PUT", path, token, body)
     except ArmUnreachable as exc:
-        return _network_error(f"{arm_url()} ({exc})")
+        return _network_error(arm_url(), str(exc))
     state["arc"]["vm_id"] = body["properties"]["vmId"]
     if status in (200, 201):
         return None
@@ -391,7 +392,7 @@ def connect(state: dict, step: dict, secrets: dict, faults, host: str) -> dict:
         return _fatal("AZCM0067: The machine is already connected to Azure. Run 'azcmagent disconnect' first to "
                       "connect it to another resource.", token)
     name = step.get("resource_name") or host
-    refusal = _connect_refusal(state, step, token, faults, name)
+    refusal = _connect_refusal(state, step, faults, name)
     if refusal is None and arm_url():
         refusal = _arm_connect(state, step, token, name)
     if refusal is not None:
@@ -422,7 +423,7 @@ def _arm_disconnect(arc: dict, token: str) -> str | None:
     try:
         status, answer = arm_request("DELETE", resource_id(arc), token)
     except ArmUnreachable as exc:
-        return _network_error(f"{arm_url()} ({exc})")
+        return _network_error(arm_url(), str(exc))
     if status in (200, 202, 204):
         return None
     if status == 404:
