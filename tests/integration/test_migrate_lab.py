@@ -62,7 +62,7 @@ def migrated(tmp_path_factory):
         extra.write_text(json.dumps(fleet_vars))
         lab = Lab(base / "state")
         hosts = inventory(base, FLEET)
-        runs = {}
+        runs, operations = {}, {}
 
         def run(name, *args):
             report = base / "reports" / name
@@ -71,8 +71,11 @@ def migrated(tmp_path_factory):
                                 MDE_LAB_ARM_URL=fake.url, MDE_LAB_ARM_CA=fake.ca, NO_PROXY="127.0.0.1,localhost",
                                 no_proxy="127.0.0.1,localhost")
             data = json.loads((report / "report.json").read_text()) if (report / "report.json").exists() else None
+            before = {h: len(o) for h, o in operations.items()}
+            operations.update({h: [c["operation"] for c in lab.executions(h)] for h in FLEET})
             runs[name] = {"proc": proc, "report": data, "dir": report, "requests": fake.requests(),
-                          "states": {h: lab.state_bytes(h) for h in FLEET}}
+                          "states": {h: lab.state_bytes(h) for h in FLEET},
+                          "operations": {h: operations[h][before.get(h, 0):] for h in FLEET}}
 
         run("first", "-vvv")
         machines = {name: fake.resource(machine_id(SUBSCRIPTION, RG, name)) for name in FLEET}
@@ -141,6 +144,12 @@ def test_second_run_changes_nothing(migrated):
     assert set(recap) >= set(FLEET), runs["second"]["proc"].stdout[-3000:]
     assert all(recap[h]["changed"] == 0 for h in FLEET), recap
     assert runs["second"]["report"]["summary"]["changed"] == 0
+    # One read per host (mde_info; arc_connect plans from it), no verification read where nothing changed; the
+    # host Azure cannot be reached from tries its connect again (a failed step changes nothing).
+    assert runs["second"]["operations"] == {h: ["probe", "apply"] if h == "srv2022-offline" else ["probe"]
+                                            for h in FLEET}
+    # The first run read again (verification) only the hosts something changed on.
+    assert {h for h, ops in runs["first"]["operations"].items() if ops.count("probe") == 2} == CONNECTED
     assert _writes(runs["second"]["requests"]) == []
     assert {h: r["arc"]["status"] for h, r in runs["second"]["report"]["hosts"].items()} == {
         "srv2016-mma": "connected", "srv2019": "connected", "debian12": "connected", "srv2019-elsewhere": "failed",
