@@ -24,6 +24,7 @@ W19, W16, W08, DEB = "windows_server_2019", "windows_server_2016", "windows_serv
 ONBOARDED_WIN = {"onboarded_org": ORG}
 ONBOARDED_LINUX = {"mdatp": {"installed": True, "version": "101.24082.0004", "onboarded_org": ORG},
                    "repository": "prod"}
+ARC_SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
 MMA = {"mma": {"installed": True, "version": "10.20.18067.0", "workspaces": []}}
 
 
@@ -241,10 +242,63 @@ def _other_modules(p, f):
     }
 
 
+def _arc_connect(p, f):
+    """arc_connect in check mode: no sign-in is made, so the fake credentials below never leave the controller."""
+    auth = {"subscription_id": ARC_SUB, "client_id": ARC_SUB, "secret": "not-sent", "tenant": ARC_SUB}
+    ok = dict(auth, resource_group="rg-arc", location="westeurope", installer=p["md4ws_msi"])
+    elsewhere = {"arc": {"installed": True, "status": "Connected", "subscription_id": ARC_SUB,
+                         "resource_group": "rg-other", "tenant_id": ARC_SUB, "location": "westeurope",
+                         "resource_name": "old"}}
+    return {
+        "arc-state-choice": (W19, None, dict(ok, state="connected"), "value of state must be one of"),
+        "arc-rg-missing": (W19, None, dict(auth, location="westeurope"), "resource_group"),
+        "arc-location-missing": (W19, None, dict(auth, resource_group="rg-arc"), "location"),
+        "arc-rg-invalid": (W19, None, dict(ok, resource_group="rg/arc"), "is not a valid name"),
+        "arc-rg-empty": (W19, None, dict(ok, resource_group=""), "resource_group is empty"),
+        "arc-location-display": (W19, None, dict(ok, location="West Europe"), "location must be an Azure region"),
+        "arc-name-invalid": (W19, None, dict(ok, resource_name="srv:01"), "cannot be the name of an Arc machine"),
+        "arc-tenant-not-guid": (W19, None, dict(ok, tenant_id="contoso"), "tenant_id must be a GUID"),
+        "arc-correlation-not-guid": (W19, None, dict(ok, correlation_id="42"), "correlation_id must be a GUID"),
+        "arc-tags-comma": (W19, None, dict(ok, tags={"env": "a,b"}), "cannot be given to the agent"),
+        "arc-tags-number": (W19, None, dict(ok, tags={"cost": 12}), "cannot be given to the agent"),
+        "arc-proxy-junk": (W19, None, dict(ok, proxy="not a proxy"), "proxy must be a proxy URL"),
+        "arc-proxy-credentials": (W19, None, dict(ok, proxy="http://u:pw@proxy.example:3128"),
+                                  "without credentials"),
+        "arc-pls-invalid": (W19, None, dict(ok, private_link_scope="my-scope"), "private_link_scope must be"),
+        "arc-absent-with-rg": (W19, None, dict(auth, state="absent", resource_group="rg-arc"),
+                               "resource_group applies to state=present"),
+        "arc-absent-allow-move": (W19, None, dict(auth, state="absent", allow_move=True),
+                                  "allow_move applies to state=present"),
+        "arc-present-force-local": (W19, None, dict(ok, force_local_only=True),
+                                    "force_local_only applies to state=absent"),
+        "arc-allow-move-junk": (W19, None, dict(ok, allow_move="maybe"), "allow_move"),
+        "arc-timeout-low": (W19, None, dict(ok, step_timeout=5), "at least 30"),
+        "arc-installer-dir": (W19, None, dict(ok, installer=f["dir"]), "is a directory"),
+        "arc-installer-missing": (W19, None, dict(ok, installer=f["missing"]), "does not exist"),
+        "arc-installer-not-msi": (W19, None, dict(ok, installer=p["mma_setup"]), "not a Windows Installer package"),
+        "arc-installer-msi-on-linux": (DEB, None, dict(ok), "not a .deb or .rpm package"),
+        "arc-no-subscription": (W19, None, {k: v for k, v in ok.items() if k != "subscription_id"},
+                                "no subscription"),
+        "arc-subscription-not-guid": (W19, None, dict(ok, subscription_id="prod"), "subscription_id must be a GUID"),
+        "arc-china": (W19, None, dict(ok, cloud_environment="AzureChinaCloud"), "not supported"),
+        "arc-azure-vm": (W19, {"azure_vm": True}, ok, "Azure virtual machine"),
+        "arc-elsewhere": (W19, elsewhere, ok, "allow_move: true"),
+        "arc-no-installer": (W19, None, {k: v for k, v in ok.items() if k != "installer"},
+                             "no installer was given"),
+        "arc-linux-no-repository": (DEB, None, {k: v for k, v in ok.items() if k != "installer"},
+                                    "repository is not configured"),
+        "arc-ok": (W19, None, ok, None),
+        "arc-ok-move": (W19, elsewhere, dict(ok, allow_move=True), None),
+        "arc-ok-linux": (DEB, {"repository": "prod"}, {k: v for k, v in ok.items() if k != "installer"}, None),
+        "arc-ok-absent-local": (W19, elsewhere, {"state": "absent", "force_local_only": True}, None),
+    }
+
+
 def _cases(packages, tmp_path):
     files = _files(packages, tmp_path)
     cases = {"mde_onboard": _mde_onboard(packages, files)}
     cases.update(_other_modules(packages, files))
+    cases["arc_connect"] = _arc_connect(packages, files)
     return cases
 
 
