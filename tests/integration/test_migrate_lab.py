@@ -29,7 +29,8 @@ OTHER_SUB = "00000000-1111-4222-8333-444444444444"
 CONNECTED = {"srv2016-mma", "srv2019", "debian12"}
 FLEET = {
     "srv2016-mma": {"profile": "windows_server_2016", "state": {
-        "mma": {"installed": True, "version": "10.20.18067.0", "workspaces": [{"id": package_factory.MDE_WORKSPACE_ID}]},
+        "mma": {"installed": True, "version": "10.20.18067.0",
+                "workspaces": [{"id": package_factory.MDE_WORKSPACE_ID}]},
         "onboarded_org": package_factory.FAKE_ORG}},
     "srv2019": {"profile": "windows_server_2019"},
     "debian12": {"profile": "debian_12", "state": {"repository": "prod"}},
