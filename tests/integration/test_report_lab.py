@@ -1,7 +1,7 @@
 """The fleet report on the lab, from real results: a status for each fault (probe error, partial apply, pending
 restart, dropped connection, unreachable), counts that match ansible's recap, the run id and time in every file,
 one folder per run with an atomic 'latest', concurrent runs that keep their own report, the Defender for Cloud
-section and the number of runs kept."""
+section, the number of runs kept, and a killed run that the next report lists as interrupted."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import csv
 import datetime
 import io
 import json
+import os
 import re
+import signal
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -202,3 +206,85 @@ def test_defender_for_cloud_section_and_run_id_from_awx(flow, tmp_path):
     # refused by the role's argument spec, before any file is written
     assert proc.returncode == 2 and "option 'report_defender_for_cloud' is of type str" in proc.stdout
     assert not (tmp_path / "bad").exists()
+
+
+def _hanging_listener():
+    """A TCP port that accepts and never answers: an SSH host there hangs the run while it is being read."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    return server
+
+
+def _wait_for(folder, pattern, proc, seconds=120.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = sorted(folder.glob(pattern)) if folder.is_dir() else []
+        if found:
+            return found[0]
+        assert proc.poll() is None, "the run ended before its start marker was written"
+        time.sleep(0.05)
+    raise AssertionError(f"no {folder}/{pattern} after {seconds} s")
+
+
+def test_a_killed_run_is_marked_and_the_next_report_lists_it(tmp_path):
+    packages = package_factory.write_set(str(tmp_path / "packages"))
+    fleet_vars = tmp_path / "fleet.json"
+    fleet_vars.write_text(json.dumps(package_factory.fleet_vars(packages)))
+    listener = _hanging_listener()
+    port = listener.getsockname()[1]
+    stuck = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": port,
+             "ansible_user": "nobody", "ansible_ssh_timeout": 300}
+    inventory = write_inventory(tmp_path / "inventory.json", {
+        "ok2019": {"profile": "windows_server_2019"}, "stuck": {"profile": "debian_12", "vars": stuck}})
+    lab = Lab(tmp_path / "state")
+    report_dir = tmp_path / "reports"
+    cmd = [str(lab.venv / "bin" / "ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks" / "onboard.yml"),
+           "-e", f"@{fleet_vars}"]
+    killed = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(ROOT),
+                              env=lab.env(MDE_REPORT_DIR=str(report_dir)), start_new_session=True)
+    try:
+        marker = _wait_for(report_dir, "runs/*/started.json", killed)
+        _wait_for(report_dir, "in_progress.json", killed)
+        time.sleep(1.0)                                   # the run is reading the hosts: stuck waits on its port
+        assert killed.poll() is None
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)             # as a killed AWX job or a lost controller: no cleanup
+        killed.wait(timeout=60)
+        listener.close()
+    killed_id = marker.parent.name
+    started = json.loads(marker.read_text())
+    assert started["run_id"] == killed_id and started["playbook"] == "onboard" and started["check_mode"] is False
+    assert started["hosts"] == ["ok2019", "stuck"] and re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", killed_id)
+    in_progress = json.loads((report_dir / "in_progress.json").read_text())
+    assert in_progress["run_id"] == killed_id and in_progress["hosts"] == 2
+    assert in_progress["started_json"] == f"runs/{killed_id}/started.json"
+    assert not (report_dir / "report.json").exists() and not (marker.parent / "report.json").exists()
+
+    # the next full run: its own marker under the same id as its report, the killed run named in its summary
+    proc = lab.playbook(ROOT / "playbooks" / "onboard.yml", "-e", f"@{fleet_vars}", "--limit", "ok2019",
+                        inventory=inventory, MDE_REPORT_DIR=str(report_dir))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["run_id"] != killed_id
+    assert json.loads((report_dir / "runs" / report["run_id"] / "started.json").read_text())["run_id"] == \
+        report["run_id"]
+    assert report["summary"]["interrupted_runs"] == [
+        {"run_id": killed_id, "playbook": "onboard", "started": started["started"]}]
+    assert not (report_dir / "in_progress.json").exists()              # it named this run: removed at the end
+    html = (report_dir / "report.html").read_text()
+    assert 'id="interrupted"' in html and f"<code>{killed_id}</code>" in html
+    assert f"1 earlier run(s) started and wrote no report (interrupted, or still running): {killed_id}" in proc.stdout
+
+    # a report while another run is marked in progress leaves that run's marker in place
+    other = {"run_id": "20991231T000000Z-later1", "playbook": "verify", "started": "2099-12-31T00:00:00Z"}
+    (report_dir / "in_progress.json").write_text(json.dumps(other))
+    rows = _rows_inventory(tmp_path / "rows.json", {"ok2019": report["hosts"]["ok2019"]}, "h")
+    again = _report_only(lab, rows, report_dir)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert json.loads((report_dir / "in_progress.json").read_text()) == other
+    assert killed_id in {r["run_id"] for r in json.loads((report_dir / "report.json").read_text())["summary"][
+        "interrupted_runs"]}
+    every = "".join(p.read_text() for p in report_dir.rglob("*.json")) + html
+    for secret in secrets():
+        assert secret not in every
