@@ -60,7 +60,8 @@ def run(tmp_path, fake, tasks, *args, defaults=None, interpreter=None, play_vars
     for name, task in zip(names, tasks):
         body.append(dict(task, register=name, ignore_errors=True))
     body.append({"name": "save the results", "ansible.builtin.copy": {
-        "content": "{{ [" + ", ".join(names) + "] | to_json }}", "dest": str(out), "mode": "0600"}, "check_mode": False})
+        "content": "{{ [" + ", ".join(names) + "] | to_json }}", "dest": str(out), "mode": "0600"},
+        "check_mode": False})
     play = {"name": "azure test", "hosts": "localhost", "gather_facts": False, "tasks": body,
             "vars": play_vars or {}}
     defaults = auth_args(fake) if defaults is None else defaults

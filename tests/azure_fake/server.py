@@ -3,8 +3,8 @@
 # Copyright: contributors to defender.endpoint
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""A local HTTPS stand-in for the Microsoft Entra authority and Azure Resource Manager (Microsoft.Security, and the
-reads of Microsoft.HybridCompute machines and their extensions).
+"""A local HTTPS stand-in for the Microsoft Entra authority and Azure Resource Manager (Microsoft.Security, and
+Microsoft.HybridCompute: Arc machines read, created, updated and deleted, their extensions read).
 
 The real azure-identity and azure-mgmt-security clients talk to it over TLS (a CA made at test time): the
 OpenID configuration and token endpoint of the authority, the client-credentials grant, bearer tokens, the
@@ -16,6 +16,13 @@ secret is recorded as "<redacted>" and tokens never. The world lives in state.js
 between runs: subscriptions, ARM resources by lower-cased path, clients and their secrets, read-only clients,
 faults to inject, one-shot answers to replay, resource groups, and timelines (a resource that changes from one read
 to the next, as an extension Defender for Cloud is deploying does).
+
+A machine PUT (what `azcmagent connect` sends) needs a token the fake issued for the ARM scope; clients in
+"arc_forbidden_clients" are refused (403 AuthorizationFailed, missing the Azure Connected Machine Onboarding role),
+subscriptions in "unregistered_providers" answer 409 MissingSubscriptionRegistration, a missing resource group 404.
+In a subscription whose VirtualMachines pricing is Standard, the PUT also starts Defender for Cloud's deployment of
+MDE.Windows / MDE.Linux as a timeline ("Creating" on the first read, then "Succeeded", or the end state that
+"mde_extension_outcome" gives for the machine's name). A machine DELETE removes the machine and its extensions.
 """
 
 from __future__ import annotations
@@ -39,14 +46,26 @@ SECRET = "fake-secret-Zq8~9mR2"                   # a test value; the tests grep
 SUBSCRIPTION = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
 
 # api-version ARM accepts per resource type (what azure-mgmt-security 7.0.0's default profile sends).
-API_VERSIONS = {"pricings": "2024-01-01", "settings": "2022-05-01", "serverVulnerabilityAssessmentsSettings": "2023-05-01"}
+API_VERSIONS = {"pricings": "2024-01-01", "settings": "2022-05-01",
+                "serverVulnerabilityAssessmentsSettings": "2023-05-01"}
 SETTING_NAMES = ("WDATP", "WDATP_UNIFIED_SOLUTION", "WDATP_EXCLUDE_LINUX_PUBLIC_PREVIEW", "WDATP_VNEXT", "MCAS",
                  "Sentinel")
 SECURITY = re.compile(r"^/(?P<scope>.+?)/providers/Microsoft\.Security/(?P<type>pricings|settings|"
                       r"serverVulnerabilityAssessmentsSettings)/(?P<name>[^/]+)$", re.I)
 # Microsoft.HybridCompute: the api-versions azure-mgmt-hybridcompute 9.x and 10.x send, and the one of Microsoft's
-# examples. Machines and their extensions are served for GET; writes answer 405 (nothing here writes them).
+# examples (and of the Connected Machine agent). Machines are read and written; extensions are read only (405 on
+# writes: Defender for Cloud's model is what creates MDE.Windows / MDE.Linux here).
 HYBRID_API_VERSIONS = ("2024-07-10", "2025-01-13", "2026-07-15")
+# Token audiences ARM accepts: the public and US Government clouds' resource, and the legacy one the agent uses.
+ARM_SCOPES = ("https://management.azure.com/.default", "https://management.usgovcloudapi.net/.default",
+              "https://management.core.windows.net//.default", "https://management.core.windows.net/.default")
+# The api-versions whose machine DELETE is a long-running operation (azure-mgmt-hybridcompute 10.x's begin_delete
+# takes 202 or 204): 202 with a Location that answers 204 once the machine is gone. The older ones answer 200 / 204.
+HYBRID_ASYNC_DELETE = ("2026-07-15",)
+OPERATION = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.HybridCompute/locations/[^/]+/"
+                       r"operationResults/(?P<id>[^/]+)$", re.I)
+ONBOARDING_ROLE = "Azure Connected Machine Onboarding"
+MDE_EXTENSIONS = {"windows": "MDE.Windows", "linux": "MDE.Linux"}
 HYBRID = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.HybridCompute/"
                     r"machines(?:/(?P<machine>[^/]+)(?:/(?P<ext>extensions)(?:/(?P<name>[^/]+))?)?)?$", re.I)
 MDE_PUBLISHER = "Microsoft.Azure.AzureDefenderForServers"
@@ -155,6 +174,27 @@ def extension_body(machine, name, ext_type=None, publisher=MDE_PUBLISHER, state=
                                             "status": status}}}
 
 
+def machine_from_request(sub, rg, name, body, stored=None):
+    """What ARM stores for a machine PUT: machine_body's shape, the agent's facts from the body, status Connected."""
+    props = body.get("properties") or {}
+    os_type = str(props.get("osType") or (stored or {}).get("properties", {}).get("osType") or "windows").lower()
+    new = machine_body(sub, rg, name, os_type=os_type, location=_location(body["location"]), tags=body.get("tags"),
+                       agent_version=props.get("agentVersion") or "1.58.03228.2572")
+    fields = new["properties"]
+    for wire in ("osName", "osVersion", "osSku", "vmId", "clientPublicKey", "privateLinkScopeResourceId",
+                 "mssqlDiscovered", "detectedProperties", "cloudMetadata"):
+        if props.get(wire) is not None:
+            fields[wire] = props[wire]
+    if stored:
+        new["resources"] = stored.get("resources") or []
+    return new
+
+
+def _location(value):
+    """ARM's normal form of a location: 'West Europe' -> 'westeurope'."""
+    return re.sub(r"\s+", "", str(value)).lower()
+
+
 def legacy_subscription(sub):
     """An older subscription: Free tier, integration off, Linux excluded, no vulnerability assessment."""
     base = "/subscriptions/{0}/providers/Microsoft.Security".format(sub)
@@ -176,13 +216,16 @@ class FakeAzure:
         self.tls = tls.make(self.dir / "tls")
         self.ca = self.tls["ca"]
         self.lock = threading.Lock()
+        # One request (or test edit) at a time reads and writes state.json: hosts connecting at once lose no machine.
+        self.state_lock = threading.RLock()
         self.tokens = {}
         resources = {}
         for sub in subscriptions:
             resources.update(legacy_subscription(sub))
         self.save({"tenant": TENANT, "clients": {CLIENT_ID: SECRET}, "readonly_clients": [],
                    "subscriptions": list(subscriptions), "resources": resources, "faults": [], "replies": {},
-                   "resource_groups": [], "timelines": {}})
+                   "resource_groups": [], "timelines": {}, "arc_forbidden_clients": [],
+                   "unregistered_providers": [], "mde_extension_outcome": {}})
         self.log_path.write_text("")
         self.server = None
         self.thread = None
@@ -197,7 +240,7 @@ class FakeAzure:
         tmp.replace(self.state_path)
 
     def edit(self, func):
-        with self.lock:
+        with self.state_lock, self.lock:
             state = self.load()
             func(state)
             self.save(state)
@@ -231,6 +274,30 @@ class FakeAzure:
         """The resource at path changes at each read: the n-th GET that reads it (itself, or its collection) first
         stores steps[n] (a body, or None for absent); the last step stays."""
         self.edit(lambda s: s["timelines"].__setitem__(key(path), list(steps)))
+
+    def forbid_arc(self, client_id=CLIENT_ID):
+        """The client lacks the Azure Connected Machine Onboarding role: its machine writes answer 403."""
+        self.edit(lambda s: s.setdefault("arc_forbidden_clients", []).append(client_id))
+
+    def unregister_provider(self, sub=SUBSCRIPTION):
+        """Microsoft.HybridCompute is not registered in sub: machine writes answer 409."""
+        self.edit(lambda s: s.setdefault("unregistered_providers", []).append(sub.lower()))
+
+    def set_extension_outcome(self, name, state="Failed", message=None):
+        """The end state of the MDE extension Defender for Cloud deploys on the machine called name."""
+        outcome = {"state": state, "message": message}
+        self.edit(lambda s: s.setdefault("mde_extension_outcome", {}).__setitem__(name, outcome))
+
+    def set_pricing(self, tier="Standard", sub=SUBSCRIPTION, sub_plan="P2"):
+        """The subscription's VirtualMachines pricing (Defender for Servers) as a portal change would leave it."""
+        path = "/subscriptions/{0}/providers/Microsoft.Security/pricings/VirtualMachines".format(sub)
+        self.put_resource(path, pricing_body("subscriptions/" + sub, tier, sub_plan if tier == "Standard" else None))
+
+    def issue_token(self, client_id=CLIENT_ID, scope=ARM_SCOPES[0]):
+        """A bearer token as the token endpoint would issue it (for a test that hands one to an agent model)."""
+        token = "fake-token-" + secrets.token_hex(16)
+        self.tokens[token] = {"scope": scope, "client_id": client_id}
+        return token
 
     def fault(self, status, times=1, method=None, match=None, code=None, retry_after=None):
         """Answer the next `times` matching requests with `status` (match: a substring of the path)."""
@@ -272,9 +339,17 @@ class FakeAzure:
             self.server.shutdown()
             self.server.server_close()
 
+    def tokens_client(self, authorization):
+        """The client a bearer token was issued to (None for a token this fake did not issue)."""
+        token = self.tokens.get(authorization[7:]) if authorization.startswith("Bearer ") else None
+        return token and token["client_id"]
+
     def record(self, entry):
+        line = json.dumps(entry, sort_keys=True)
+        for token in list(self.tokens):
+            line = line.replace(token, "<redacted>")   # a token never reaches the log, even inside a body
         with self.lock, open(self.log_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+            handle.write(line + "\n")
 
 
 class ConnectRecorder:
@@ -314,6 +389,54 @@ class ConnectRecorder:
 
 def _error(code, message):
     return {"error": {"code": code, "message": message}}
+
+
+def _arm_scope(scope):
+    return any(part in ARM_SCOPES for part in str(scope or "").split())
+
+
+def _machine_problem(body):
+    """(code, message) of what ARM refuses in a machine PUT's body, or None."""
+    if not isinstance(body, dict):
+        return "InvalidRequestContent", "The request content is missing or is not a JSON object."
+    if not isinstance(body.get("location"), str) or not body["location"].strip():
+        return "LocationRequired", "The location property is required for this definition."
+    tags = body.get("tags")
+    if tags is not None and (not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values())):
+        return "InvalidTagNameCharacters", "The tags must be an object of string values."
+    props = body.get("properties")
+    if props is not None and not isinstance(props, dict):
+        return "InvalidRequestContent", "The properties must be a JSON object."
+    os_type = (props or {}).get("osType")
+    if os_type is not None and str(os_type).lower() not in MDE_EXTENSIONS:
+        return "InvalidParameter", "osType must be windows or linux."
+    return None
+
+
+def _servers_plan_on(state, sub, machine):
+    """Defender for Servers covers the machine: its own VirtualMachines pricing, else its subscription's."""
+    for scope in (machine["id"], "/subscriptions/" + sub):
+        pricing = state["resources"].get(key(scope + "/providers/Microsoft.Security/pricings/VirtualMachines"))
+        if pricing:
+            return (pricing.get("properties") or {}).get("pricingTier") == "Standard"
+    return False
+
+
+def _deploy_mde_extension(state, sub, machine):
+    """Defender for Cloud's reaction to a machine in a covered subscription: it deploys MDE.Windows / MDE.Linux, seen
+    "Creating" on the first read and in its end state from the second ("mde_extension_outcome" may make it Failed)."""
+    if not _servers_plan_on(state, sub, machine):
+        return
+    ext = MDE_EXTENSIONS[machine["properties"]["osType"]]
+    path = key(machine["id"] + "/extensions/" + ext)
+    if path in state["resources"] or path in state["timelines"]:
+        return
+    outcomes = {k.lower(): v for k, v in (state.get("mde_extension_outcome") or {}).items()}
+    outcome = outcomes.get(machine["name"].lower()) or {}
+    fields = {"location": machine["location"]}
+    final = extension_body(machine["id"], ext, state=outcome.get("state") or "Succeeded",
+                           message=outcome.get("message"), **fields)
+    state["timelines"][path] = [extension_body(machine["id"], ext, state="Creating", **fields), final]
 
 
 def _handler(fake):  # noqa: C901  one small request router
@@ -378,9 +501,13 @@ def _handler(fake):  # noqa: C901  one small request router
             self._route()
 
         def _route(self):
+            raw = self._body()
+            with fake.state_lock:
+                self._serve(raw)
+
+        def _serve(self, raw):
             url = urllib.parse.urlsplit(self.path)
             query = dict(urllib.parse.parse_qsl(url.query))
-            raw = self._body()
             entry = {"method": self.command, "path": url.path, "api_version": query.get("api-version")}
             with fake.lock:
                 state = fake.load()
@@ -403,6 +530,10 @@ def _handler(fake):  # noqa: C901  one small request router
                 return self._answer(401, _error("InvalidAuthenticationToken",
                                                 "The access token is missing or invalid."), entry)
             entry["token_scope"] = token["scope"]
+            if self.command == "GET" and OPERATION.match(url.path):
+                done = OPERATION.match(url.path).group("id") in state.get("operations", [])
+                return self._answer(204 if done else 404, None if done else _error(
+                    "OperationNotFound", "No such operation."), entry)
             hybrid = HYBRID.match(url.path)
             if hybrid:
                 entry["expand"] = query.get("$expand")
@@ -444,7 +575,8 @@ def _handler(fake):  # noqa: C901  one small request router
                                           "'{0}' not found.".format(tenant)}, entry)
             base = "https://{0}/{1}".format(self.headers.get("Host"), tenant)
             return self._answer(200, {
-                "token_endpoint": base + "/oauth2/v2.0/token", "authorization_endpoint": base + "/oauth2/v2.0/authorize",
+                "token_endpoint": base + "/oauth2/v2.0/token",
+                "authorization_endpoint": base + "/oauth2/v2.0/authorize",
                 "device_authorization_endpoint": base + "/oauth2/v2.0/devicecode", "issuer": base + "/v2.0",
                 "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
                                                           "client_secret_basic"],
@@ -486,9 +618,24 @@ def _handler(fake):  # noqa: C901  one small request router
             if sub.lower() not in [s.lower() for s in state["subscriptions"]]:
                 return self._answer(404, _error("SubscriptionNotFound", "The subscription '{0}' could not be "
                                                 "found.".format(sub)), entry)
+            if not _arm_scope(entry.get("token_scope")):
+                return self._answer(401, _error("InvalidAuthenticationToken", "The access token has an invalid "
+                                                "audience; request it for Azure Resource Manager."), entry)
             if self.command != "GET":
-                return self._answer(405, _error("MethodNotAllowed", "This fake serves reads of Arc machines and "
-                                                "their extensions only."), entry)
+                if match.group("machine") is None or match.group("ext"):
+                    return self._answer(405, _error("MethodNotAllowed", "This fake writes Arc machines only; their "
+                                                    "extensions are read-only here."), entry)
+                status, body = self._machine_write(state, path, match, entry)
+                headers = {}
+                if self.command == "DELETE" and status == 200 and entry["api_version"] in HYBRID_ASYNC_DELETE:
+                    operation = str(uuid.uuid4())
+                    state.setdefault("operations", []).append(operation)
+                    status, headers = 202, {"Location": "https://{0}/subscriptions/{1}/providers/Microsoft."
+                                            "HybridCompute/locations/{2}/operationResults/{3}?api-version={4}".format(
+                                                self.headers.get("Host"), sub, "westeurope", operation,
+                                                entry["api_version"]), "Retry-After": "0"}
+                fake.save(state)
+                return self._answer(status, body, entry, headers)
             if key("/subscriptions/{0}/resourceGroups/{1}".format(sub, rg)) not in state["resource_groups"]:
                 return self._answer(404, _error("ResourceGroupNotFound", "Resource group '{0}' could not be "
                                                 "found.".format(rg)), entry)
@@ -524,6 +671,48 @@ def _handler(fake):  # noqa: C901  one small request router
                                                 "to https://aka.ms/ARMResourceNotFoundFix".format(
                                                     kind, path.rsplit("/", 1)[1], rg)), entry)
             return self._answer(200, stored, entry)
+
+        def _machine_write(self, state, path, match, entry):
+            """PUT (create or update) or DELETE of an Arc machine, with ARM's checks in ARM's order."""
+            sub, rg, name = match.group("sub"), match.group("rg"), match.group("machine")
+            client = fake.tokens_client(self.headers.get("Authorization", ""))
+            action = "write" if self.command == "PUT" else "delete"
+            if client in state.get("arc_forbidden_clients", []) or client in state["readonly_clients"]:
+                return 403, _error("AuthorizationFailed", "The client '{0}' with object id '{0}' does not have "
+                                   "authorization to perform action 'Microsoft.HybridCompute/machines/{1}' over "
+                                   "scope '/subscriptions/{2}/resourceGroups/{3}' or the scope is invalid; the "
+                                   "'{4}' role on the resource group grants it.".format(
+                                       client, action, sub, rg, ONBOARDING_ROLE))
+            if self.command == "PUT" and sub.lower() in [s.lower() for s in state.get("unregistered_providers", [])]:
+                error = _error("MissingSubscriptionRegistration", "The subscription is not registered to use "
+                               "namespace 'Microsoft.HybridCompute'. See https://aka.ms/rps-not-found for how to "
+                               "register subscriptions.")
+                error["error"]["details"] = [dict(error["error"], target="Microsoft.HybridCompute")]
+                return 409, error
+            if key("/subscriptions/{0}/resourceGroups/{1}".format(sub, rg)) not in state["resource_groups"]:
+                return 404, _error("ResourceGroupNotFound", "Resource group '{0}' could not be found.".format(rg))
+            here = key(path)
+            stored = state["resources"].get(here)
+            if self.command == "DELETE":
+                for where in [w for w in state["resources"] if w == here or w.startswith(here + "/")]:
+                    del state["resources"][where]
+                for where in [w for w in state["timelines"] if w == here or w.startswith(here + "/")]:
+                    del state["timelines"][where]
+                return (200, None) if stored else (204, None)
+            body = entry.get("body")
+            problem = _machine_problem(body)
+            if problem:
+                return 400, _error(*problem)
+            reply = state["replies"].get("PUT " + here)
+            if reply:
+                answer = reply.pop(0)
+                if answer["status"] < 300:
+                    state["resources"][here] = answer["body"]
+                return answer["status"], answer["body"]
+            new = machine_from_request(sub, rg, name, body, stored)
+            state["resources"][here] = new
+            _deploy_mde_extension(state, sub, new)
+            return 200, new   # Machines_CreateOrUpdate answers 200 for a new machine too (the SDK takes only 200)
 
         # ARM resource types -----------------------------------------------------------------------------------
         def _pricing(self, state, path, match, body, sub):
