@@ -22,6 +22,11 @@ Accepted and refused inputs are listed in docs/packages.md (the user's copy of t
   ``onboardingInfo`` / ``offboardingInfo``, the bare ``{"body": ...}`` blob, the templates' XML, a shell
   shebang): AWX writes the files of a credential as ``env/tmpXXXX``, with no extension.
 
+A package is parsed once per run, not once per host: the file's verdict (what it is, or why it is refused) is kept
+by (path, real path, size, mtime, inode, sha256 of its bytes) in the process and, since Ansible forks a worker per
+host and task, in the run's local temporary directory (see :func:`parse_package`).  What is kept on disk is the
+package's public fields and the refusal sentences, never the blob nor the script.
+
 Every package carries the same signed blob: ``{"body": "<json>", "sig": ..., "sha256sig": ..., "cert": ...,
 "chain": [...]}``, escaped to a depth that depends on the container.  The blob is found by unescaping one
 level at a time, never by assuming a depth.  Only the body's public fields are kept; the signature, the
@@ -30,6 +35,7 @@ certificate chain and the raw text are never part of what :func:`PackageInfo.sum
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import hashlib
@@ -37,6 +43,9 @@ import io
 import json
 import os
 import re
+import stat
+import tempfile
+import threading
 import zipfile
 
 from ansible_collections.defender.endpoint.plugins.plugin_utils.core import inputs as _inputs
@@ -193,11 +202,11 @@ def _pick_member(archive: zipfile.ZipFile, source: str, prefer_platform: str | N
     return names[0]
 
 
-def _read(path: str, prefer_platform: str | None = None) -> tuple[str, str, str | None, str, bytes, str]:
-    """Return (text, container, member, platform, raw bytes, judged name) of a package file or zip.
+def _checked_bytes(path: str) -> tuple[bytes, os.stat_result]:
+    """The bytes of a package file (at most 1 MiB, read once) and its stat; one sentence when it cannot be read.
 
-    The judged name is the file's (or zip member's) name, with the extension its content shows appended when
-    the name has no known one.
+    These refusals depend on the controller (the file's presence, its permissions), not on what the file holds:
+    they are never cached.
     """
     if os.path.isdir(path):
         raise PackageError(f"package {path} is a directory; give the package file itself (the .zip, .cmd, .py or "
@@ -208,10 +217,22 @@ def _read(path: str, prefer_platform: str | None = None) -> tuple[str, str, str 
         raise PackageError(f"package {path} is larger than 1 MiB; it is not a Defender for Endpoint package.")
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
+            info = os.fstat(handle.fileno())
+            raw = handle.read(_MAX_SIZE + 1)
     except OSError as exc:
         raise PackageError(f"package {path} cannot be read on the controller ({exc.strerror}); check its "
                            "permissions for the user that runs Ansible.") from None
+    if len(raw) > _MAX_SIZE:
+        raise PackageError(f"package {path} is larger than 1 MiB; it is not a Defender for Endpoint package.")
+    return raw, info
+
+
+def _read(path: str, raw: bytes, prefer_platform: str | None = None) -> tuple[str, str, str | None, str, str]:
+    """Return (text, container, member, platform, judged name) of a package file or zip, from its bytes.
+
+    The judged name is the file's (or zip member's) name, with the extension its content shows appended when
+    the name has no known one.
+    """
     name = os.path.basename(path)
     if name.lower().endswith(".zip") or raw[:2] == b"PK":
         try:
@@ -223,7 +244,7 @@ def _read(path: str, prefer_platform: str | None = None) -> tuple[str, str, str 
                 data = archive.read(member)
         except (zipfile.BadZipFile, EOFError) as exc:
             raise PackageError(f"package {path} is not a readable zip archive ({exc}); download it again.") from exc
-        return data.decode("utf-8", "replace"), "zip", member, _platform_of(member), raw, member
+        return data.decode("utf-8", "replace"), "zip", member, _platform_of(member), member
     text = raw.decode("utf-8", "replace")
     judged = name
     if not name.lower().endswith(_KNOWN_SUFFIXES):
@@ -238,7 +259,7 @@ def _read(path: str, prefer_platform: str | None = None) -> tuple[str, str, str 
     if platform is None:
         raise PackageError(f"package {path} is neither .cmd, .py, .json nor .zip; give the file the Defender "
                            "portal produced for Windows or Linux servers.")
-    return text, judged.rsplit(".", 1)[-1].lower(), None, platform, raw, judged
+    return text, judged.rsplit(".", 1)[-1].lower(), None, platform, judged
 
 
 def _expiry(body: dict, name: str) -> datetime.datetime | None:
@@ -250,7 +271,8 @@ def _expiry(body: dict, name: str) -> datetime.datetime | None:
     match = _VALID_UNTIL.search(name)
     if match:
         day = datetime.date.fromisoformat(match.group(1))
-        return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc) + datetime.timedelta(days=1)
+        midnight = datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc)
+        return midnight + datetime.timedelta(days=1)
     return None
 
 
@@ -285,24 +307,42 @@ def _deployment(platform: str, container: str, member: str | None) -> str:
     return "mdatp_json" if name.endswith("json") else "linux_script"
 
 
-def parse_package(path: str, expect_kind: str | None = None, expect_platform: str | None = None) -> PackageInfo:
-    """Parse a package file; raise :class:`PackageError` with one clear sentence when it cannot be used.
+@dataclasses.dataclass(frozen=True)
+class _Verdict:
+    """What a package file's bytes are, whatever the task asks of it: the package (judged later against the
+    task's kind and platform, and the clock), or the sentence that refuses it."""
+    error: str | None = None
+    info: PackageInfo | None = None
+    shown: str = ""
+    prompts: str | None = None       # the local script's prompts, when it has any
+    bare_blob: bool = False
 
-    Order of judgement: what the file is (templates, macOS), its blob, the kind and platform asked for, an
-    offboarding package's expiry (whatever its flavour), then the flavour (local script, Intune file).
-    """
-    text, container, member, platform, raw, name = _read(path, expect_platform)
+
+def _script_of(text: str, platform: str, bare_blob: bool) -> str:
+    # cmd.exe finds labels (GOTO) unreliably in LF-only batch files: the script runs with CRLF endings.
+    return re.sub(r"\r*\n", "\r\n", text) if platform == "windows" and not bare_blob else text
+
+
+def _parse_bytes(path: str, raw: bytes, expect_platform: str | None) -> _Verdict:
+    """Judge a package from its bytes: what it is (templates, macOS), its blob, its org id; the verdict."""
+    try:
+        text, container, member, platform, name = _read(path, raw, expect_platform)
+    except PackageError as exc:
+        return _Verdict(error=str(exc))
     shown = f"{path}" + (f" ({member})" if member else "")
-    _refuse_by_name(shown, name, text)
+    try:
+        _refuse_by_name(shown, name, text)
+    except PackageError as exc:
+        return _Verdict(error=str(exc))
     found = _find_blob(text)
     if found is None:
-        raise PackageError(f"{shown} holds no signed onboarding or offboarding blob; it is not a Defender for "
-                           "Endpoint package or it was edited; download it again.")
-    outer, body = found
+        return _Verdict(error=f"{shown} holds no signed onboarding or offboarding blob; it is not a Defender for "
+                        "Endpoint package or it was edited; download it again.")
+    _outer, body = found
     org_id = body.get("orgId")
     if not _inputs.is_guid(org_id):
-        raise PackageError(f"{shown} has a blob without a valid orgId (a GUID); it was edited or damaged: download "
-                           "the package again.")
+        return _Verdict(error=f"{shown} has a blob without a valid orgId (a GUID); it was edited or damaged: "
+                        "download the package again.")
     bare_blob = name.lower().endswith(_BLOB_SUFFIXES) or text.lstrip().startswith('{"body"')
     if bare_blob:
         platform = "windows"
@@ -315,11 +355,18 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
         geo_location_url=body.get("geoLocationUrl"), datacenter=body.get("datacenter"),
         vortex_geo_location=body.get("vortexGeoLocation"), version=str(body["version"]) if "version" in body else None,
         package_guid=body.get("packageGuid"), expires=_expiry(body, name) if kind == "offboarding" else None,
-        sha256=hashlib.sha256(raw).hexdigest(), path=path,
-        # cmd.exe finds labels (GOTO) unreliably in LF-only batch files: the script runs with CRLF endings.
-        script=re.sub(r"\r*\n", "\r\n", text) if platform == "windows" and not bare_blob else text,
+        sha256=hashlib.sha256(raw).hexdigest(), path=path, script=_script_of(text, platform, bare_blob),
     )
-    del outer
+    prompts = _interactive(text) if platform == "windows" and not bare_blob else None
+    return _Verdict(info=info, shown=shown, prompts=prompts, bare_blob=bare_blob)
+
+
+def _judge(verdict: _Verdict, expect_kind: str | None, expect_platform: str | None) -> PackageInfo:
+    """The task's judgement of a verdict, in this order: the platform and kind asked for, an offboarding package's
+    expiry (whatever its flavour), then the flavour (local script, Intune file)."""
+    if verdict.error:
+        raise PackageError(verdict.error)
+    info, shown, kind = verdict.info, verdict.shown, verdict.info.kind
     if expect_platform and info.platform != expect_platform:
         raise PackageError(f"{shown} is a {info.platform} {info.kind} package, but this host runs {expect_platform}; "
                            f"give the {expect_platform} package of the same tenant.")
@@ -328,18 +375,154 @@ def parse_package(path: str, expect_kind: str | None = None, expect_platform: st
     if info.kind == "offboarding" and info.expired:
         raise PackageError(f"{shown} expired on {info.expires:%Y-%m-%d %H:%M} UTC; offboarding packages are valid "
                            "for seven days: download a new one from the Defender portal.")
-    prompts = _interactive(text) if platform == "windows" and not bare_blob else None
-    if prompts:
-        flavour = "onboarding" if kind == "onboarding" else "offboarding"
-        raise PackageError(f"{shown} is the interactive 'Local Script' {flavour} package: it {prompts}, so it "
+    if verdict.prompts:
+        raise PackageError(f"{shown} is the interactive 'Local Script' {kind} package: it {verdict.prompts}, so it "
                            "cannot run unattended; download the 'Group Policy' deployment package from the "
                            "Defender portal.")
-    if bare_blob:
+    if verdict.bare_blob:
         wanted = ("WindowsDefenderATPOnboardingPackage.zip" if kind == "onboarding"
                   else "WindowsDefenderATPOffboardingScript_valid_until_<date>.cmd")
         raise PackageError(f"{shown} is the Intune / Configuration Manager {kind} file (the bare signed blob, for "
                            f"an MDM policy); download the 'Group Policy' deployment package ({wanted}) instead.")
     return info
+
+
+# The verdict cache ------------------------------------------------------------------------------------------------
+_CACHE_SIZE = 64
+_CACHE_FORMAT = 1
+_CACHE_DIR_NAME = "defender.endpoint-parse"
+_memory: collections.OrderedDict = collections.OrderedDict()
+_memory_lock = threading.Lock()
+
+
+def _cache_key(path: str, raw: bytes, info: os.stat_result, expect_platform: str | None) -> str:
+    """The file as given and as it is (real path, size, mtime, inode, sha256 of the bytes read) and the platform
+    that picks a zip's member. Hashing the bytes (at most 1 MiB, already read) costs a tenth of parsing them."""
+    parts = [_CACHE_FORMAT, path, os.path.realpath(path), info.st_size, info.st_mtime_ns, info.st_ino,
+             hashlib.sha256(raw).hexdigest(), expect_platform]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _run_tmp_dir() -> str | None:
+    """The run's local temporary directory (ansible-local-<pid>..., made by ansible-playbook before it forks its
+    workers, removed when it exits), or None outside Ansible."""
+    try:
+        from ansible import constants  # pylint: disable=import-outside-toplevel
+        return constants.DEFAULT_LOCAL_TMP
+    except Exception:  # pylint: disable=broad-except  # no Ansible configuration: no disk cache
+        return None
+
+
+def _private_dir(base: str | None) -> str | None:
+    """<base>/defender.endpoint-parse, 0700 and the user's own (made if missing); None when it is not safe."""
+    if not base:
+        return None
+    where = os.path.join(base, _CACHE_DIR_NAME)
+    try:
+        os.mkdir(where, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        found = os.lstat(where)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        return None
+    return where
+
+
+def _to_record(verdict: _Verdict) -> dict:
+    """What goes on disk: the refusal, or the public fields and flags; never the script (it holds the blob)."""
+    if verdict.error:
+        return {"format": _CACHE_FORMAT, "error": verdict.error}
+    fields = {f.name: getattr(verdict.info, f.name) for f in dataclasses.fields(PackageInfo) if f.name != "script"}
+    fields["org_ids"] = list(fields["org_ids"])
+    fields["expires"] = fields["expires"].isoformat() if fields["expires"] else None
+    return {"format": _CACHE_FORMAT, "info": fields, "shown": verdict.shown, "prompts": verdict.prompts,
+            "bare_blob": verdict.bare_blob}
+
+
+def _from_record(record: dict, path: str, raw: bytes, expect_platform: str | None) -> _Verdict:
+    """A verdict from its disk record; the script is read again from the bytes (the record does not hold it)."""
+    if record.get("format") != _CACHE_FORMAT:
+        raise ValueError("another format")
+    if record.get("error"):
+        return _Verdict(error=str(record["error"]))
+    fields = dict(record["info"])
+    fields["org_ids"] = tuple(fields["org_ids"])
+    fields["expires"] = datetime.datetime.fromisoformat(fields["expires"]) if fields["expires"] else None
+    text, _container, _member, _platform, _name = _read(path, raw, expect_platform)
+    script = _script_of(text, fields["platform"], bool(record["bare_blob"]))
+    return _Verdict(info=PackageInfo(script=script, **fields), shown=record["shown"], prompts=record["prompts"],
+                    bare_blob=bool(record["bare_blob"]))
+
+
+def _disk_get(directory: str | None, key: str, path: str, raw: bytes, expect_platform: str | None):
+    if directory is None:
+        return None
+    try:
+        handle = os.open(os.path.join(directory, key + ".json"), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(handle, "rb") as stream:
+            found = os.fstat(stream.fileno())
+            if found.st_uid != os.getuid() or found.st_mode & 0o077:
+                return None
+            return _from_record(json.loads(stream.read(_MAX_SIZE)), path, raw, expect_platform)
+    except (OSError, ValueError, KeyError, TypeError, PackageError):
+        return None                 # a damaged or foreign entry is a miss, never a verdict
+
+
+def _disk_put(directory: str | None, key: str, verdict: _Verdict) -> None:
+    if directory is None:
+        return
+    try:
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".new-", suffix=".json")   # 0600
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(_to_record(verdict), stream)
+        os.replace(temporary, os.path.join(directory, key + ".json"))
+    except OSError:
+        pass                        # no cache is no error: the next worker parses again
+
+
+def _verdict(path: str, raw: bytes, info: os.stat_result, expect_platform: str | None) -> _Verdict:
+    """The verdict of a file: from this process's cache, else the run's disk cache, else parsed (and kept)."""
+    key = _cache_key(path, raw, info, expect_platform)
+    with _memory_lock:
+        if key in _memory:
+            _memory.move_to_end(key)
+            return _memory[key]
+    directory = _private_dir(_run_tmp_dir())
+    verdict = _disk_get(directory, key, path, raw, expect_platform)
+    if verdict is None:
+        verdict = _parse_bytes(path, raw, expect_platform)
+        _disk_put(directory, key, verdict)
+    with _memory_lock:
+        _memory[key] = verdict
+        while len(_memory) > _CACHE_SIZE:
+            _memory.popitem(last=False)
+    return verdict
+
+
+def clear_cache() -> None:
+    """Forget this process's verdicts (the run's disk cache goes with the run's temporary directory)."""
+    with _memory_lock:
+        _memory.clear()
+
+
+def parse_package(path: str, expect_kind: str | None = None, expect_platform: str | None = None) -> PackageInfo:
+    """Parse a package file; raise :class:`PackageError` with one clear sentence when it cannot be used.
+
+    Order of judgement: the file can be read (never cached), what the file is (templates, macOS), its blob, the
+    kind and platform asked for, an offboarding package's expiry (whatever its flavour), then the flavour (local
+    script, Intune file). The first three are the file's verdict, kept for the run (see the module's docstring);
+    the rest is judged on every call. PackageInfo is frozen: the same one may be returned to every caller.
+    """
+    raw, info = _checked_bytes(path)
+    return _judge(_verdict(path, raw, info, expect_platform), expect_kind, expect_platform)
 
 
 def mdatp_json(info: PackageInfo) -> str:
