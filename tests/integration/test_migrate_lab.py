@@ -24,6 +24,7 @@ from windows_lab import inventory
 import package_factory
 
 MIGRATE = ROOT / "playbooks" / "migrate.yml"
+OFFBOARD = ROOT / "playbooks" / "offboard.yml"
 RG = "arc-servers"
 OTHER_SUB = "00000000-1111-4222-8333-444444444444"
 CONNECTED = {"srv2016-mma", "srv2019", "debian12"}
@@ -65,10 +66,10 @@ def migrated(tmp_path_factory):
         hosts = inventory(base, FLEET)
         runs, operations = {}, {}
 
-        def run(name, *args):
+        def run(name, *args, playbook=MIGRATE):
             report = base / "reports" / name
             fake.clear_log()
-            proc = lab.playbook(MIGRATE, "-e", f"@{extra}", *args, inventory=hosts, MDE_REPORT_DIR=str(report),
+            proc = lab.playbook(playbook, "-e", f"@{extra}", *args, inventory=hosts, MDE_REPORT_DIR=str(report),
                                 MDE_LAB_ARM_URL=fake.url, MDE_LAB_ARM_CA=fake.ca, NO_PROXY="127.0.0.1,localhost",
                                 no_proxy="127.0.0.1,localhost")
             data = json.loads((report / "report.json").read_text()) if (report / "report.json").exists() else None
@@ -82,6 +83,7 @@ def migrated(tmp_path_factory):
         machines = {name: fake.resource(machine_id(SUBSCRIPTION, RG, name)) for name in FLEET}
         run("second")
         run("check", "--check")
+        run("offboard", "-e", "mde_hosts=srv2019,azvm2019", "-e", "mde_arc_disconnect=true", playbook=OFFBOARD)
         yield {"lab": lab, "runs": runs, "machines": machines, "tokens": list(fake.tokens), "base": base,
                "fake": fake}
     finally:
@@ -166,6 +168,19 @@ def test_check_run_writes_nothing(migrated):
     assert _writes(check["requests"]) == []
     assert check["states"] == runs["second"]["states"]
     assert check["report"]["hosts"]["srv2022-offline"]["arc"]["reason"].startswith("dry run; would run: ")
+
+
+def test_offboard_disconnects_arc_when_asked(migrated):
+    offboard = migrated["runs"]["offboard"]
+    rows = offboard["report"]["hosts"]
+    assert set(rows) == {"srv2019", "azvm2019"}
+    assert rows["srv2019"]["status"] == "offboarded", rows["srv2019"]
+    assert rows["srv2019"]["arc"]["status"] == "disconnected"
+    assert rows["azvm2019"]["arc"]["status"] == "skipped"
+    assert [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in _writes(offboard["requests"])] == [
+        ("DELETE", "srv2019")]
+    assert not migrated["lab"].state("srv2019")["arc"]["subscription_id"]
+    assert migrated["lab"].state("srv2019")["arc"]["installed"] is True        # the agent stays, disconnected
 
 
 def test_no_secret_or_token_anywhere(migrated):
