@@ -19,6 +19,7 @@ from azure_fake.server import machine_id
 from windows_lab import inventory
 
 RG = "arc-servers"
+OTHER_SUB = "00000000-1111-4222-8333-444444444444"
 
 
 def _connected(name, sub=SUBSCRIPTION, rg=RG):
@@ -52,9 +53,10 @@ def arc_lab(lab, tmp_path):
     lab.env = lambda **extra: lab_env(MDE_LAB_ARM_URL=fake.url, MDE_LAB_ARM_CA=fake.ca,
                                       NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", **extra)
 
-    def run(hosts, role_vars, *args):
+    def run(hosts, role_vars, *args, defaults=None):
         extra = tmp_path / "vars.json"
         extra.write_text(json.dumps(role_vars))
+        playbook.write_text(json.dumps(_play(dict(auth_args(fake), **(defaults or {})))))
         proc, results = lab.run(playbook, inventory(tmp_path, hosts), tmp_path / "out", "-e", f"@{extra}", *args)
         for secret in [SECRET] + list(fake.tokens):
             assert secret not in proc.stdout + proc.stderr
@@ -120,3 +122,23 @@ def test_state_absent_disconnects_with_azure_or_locally(arc_lab, lab):
     again_proc, again = run(hosts, {"azure_arc_state": "absent"})
     assert all(again[h]["result"]["changed"] is False for h in hosts), again
     assert again_proc.returncode == 0
+
+
+def test_connect_in_the_role_subscription_waits_for_the_extension(arc_lab, lab, packages):
+    """azure_arc_subscription_id wins over module_defaults' subscription_id (merged, not hidden by an omit)."""
+    fake, run = arc_lab
+    fake.set_pricing("Standard")
+    fake.edit(lambda state: state.__setitem__("subscriptions", state["subscriptions"] + [OTHER_SUB]))
+    hosts = {"srv2019": {"profile": "windows_server_2019"}}
+    proc, results = run(hosts, {"azure_arc_resource_group": RG, "azure_arc_location": "westeurope",
+                                "azure_arc_subscription_id": SUBSCRIPTION, "azure_arc_wait_interval": 1,
+                                "azure_arc_wait_timeout": 30, "azure_arc_tags": {"owner": "secops"},
+                                "azure_arc_installer_windows": packages["arc_msi"]},
+                        defaults={"subscription_id": OTHER_SUB})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    arc = results["srv2019"]["extra"]["arc"]
+    assert arc["status"] == "connected" and arc["subscription_id"] == SUBSCRIPTION, arc
+    assert arc["extension"] == {"name": "MDE.Windows", "state": "succeeded", "message": arc["extension"]["message"]}
+    machine = fake.resource(machine_id(SUBSCRIPTION, RG, "srv2019"))
+    assert machine and machine["tags"] == {"owner": "secops"}
+    assert lab.state("srv2019")["arc"]["status"] == "Connected"
