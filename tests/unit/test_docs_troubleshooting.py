@@ -28,7 +28,7 @@ PLACEHOLDER = "…"
 MESSAGE_EXCEPTIONS = re.compile(r"^(Refused|AnsibleActionFail|AnsibleError|AnsibleFilterError|\w*Error)$")
 PROGRAMMING_ERRORS = {"TypeError", "KeyError", "IndexError", "AttributeError", "NotImplementedError",
                       "AssertionError", "RuntimeError", "StopIteration", "OSError"}
-MESSAGE_KEYWORDS = {"msg", "unsupported_reason"}
+MESSAGE_KEYWORDS = {"msg", "unsupported_reason", "error"}
 MESSAGE_FUNCTIONS = re.compile(r"failure|_message$")
 CODE_TABLES = re.compile(r"^_\w*CODES$")
 MIN_KEY = 12

@@ -447,7 +447,7 @@ def _to_record(verdict: _Verdict) -> dict:
 def _from_record(record: dict, path: str, raw: bytes, expect_platform: str | None) -> _Verdict:
     """A verdict from its disk record; the script is read again from the bytes (the record does not hold it)."""
     if record.get("format") != _CACHE_FORMAT:
-        raise ValueError("another format")
+        raise KeyError(_CACHE_FORMAT)   # a record of another format is a miss
     if record.get("error"):
         return _Verdict(error=str(record["error"]))
     fields = dict(record["info"])
