@@ -163,4 +163,3 @@ def test_arc_installer_reaches_the_host_checked(lab, packages, tmp_path):
         assert lab.state("w19")["arc"]["installed"] is False and _machine(fake, "w19") is None
     finally:
         fake.stop()
-

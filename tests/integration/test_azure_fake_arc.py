@@ -187,7 +187,7 @@ def test_defender_for_servers_deploys_the_mde_extension(fake):
     assert (status, first["provisioningState"], first["publisher"], first["type"]) == (
         200, "Creating", MDE_PUBLISHER, "MDE.Windows")
     assert first["instanceView"]["status"] == {}
-    for _ in range(2):
+    for _read in range(2):
         status, then = _extension(fake, token, win, "MDE.Windows")
         assert (status, then["provisioningState"], then["instanceView"]["status"]["code"]) == (
             200, "Succeeded", "success")

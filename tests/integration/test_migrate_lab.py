@@ -136,8 +136,8 @@ def test_subscription_prerequisites_are_set_once(migrated):
     runs = migrated["runs"]
     assert _writes(runs["first"]["requests"], "/providers/Microsoft.Security/"), "the first run set nothing"
     assert _writes(runs["second"]["requests"], "/providers/Microsoft.Security/") == []
-    machine_puts = {r["path"].rsplit("/", 1)[-1].lower() for r in _writes(runs["first"]["requests"],
-                                                                           "Microsoft.HybridCompute/machines")}
+    writes = _writes(runs["first"]["requests"], "Microsoft.HybridCompute/machines")
+    machine_puts = {r["path"].rsplit("/", 1)[-1].lower() for r in writes}
     assert machine_puts == CONNECTED
 
 

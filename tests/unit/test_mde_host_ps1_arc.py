@@ -69,7 +69,7 @@ class Script:
         for cmd in walk(node):
             if cmd.type != "command":
                 continue
-            name = text(next(c for c in cmd.named_children if c.type == "command_name")).lower()
+            name = text(next((c for c in cmd.named_children if c.type == "command_name"), cmd)).lower()
             params, current = {}, None
             elements = next((c for c in cmd.named_children if c.type == "command_elements"), None)
             for element in elements.named_children if elements else []:
@@ -238,7 +238,7 @@ def test_the_token_is_written_only_to_a_fresh_private_file_deleted_in_finally(sc
     final = next(c for c in attempt.named_children if c.type == "finally_clause")
     removes = [params for _cmd, name, params in script.commands(final) if name == "remove-item"]
     assert [text(p["-literalpath"]) for p in removes] == ["$path"] and "-force" in removes[0]
-    statements = [c for c in next(c for c in block.named_children if c.type == "statement_list").named_children]
+    statements = list(next(c for c in block.named_children if c.type == "statement_list").named_children)
     order = [text(s) for s in statements]
     private = next(i for i, s in enumerate(order) if s.startswith("New-PrivateFile -Path $path"))
     token = next(i for i, s in enumerate(order) if s.lower().startswith("$config['access-token']"))

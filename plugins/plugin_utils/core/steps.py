@@ -327,9 +327,8 @@ def _install_arc_failure(record: dict, what: str, codes: Mapping) -> str | None:
 
 def _describe_connect(step: dict) -> str:
     name = f"machine {step['resource_name']}" if step.get("resource_name") else "a machine named after the host"
-    extra = "".join(f", {label} {step[key]}" for key, label in (("private_link_scope", "private link scope"),
-                                                                 ("correlation_id", "correlation id"))
-                    if step.get(key))
+    labels = (("private_link_scope", "private link scope"), ("correlation_id", "correlation id"))
+    extra = "".join(f", {label} {step[key]}" for key, label in labels if step.get(key))
     tags = f", tags {', '.join(f'{k}={v}' for k, v in sorted(step['tags'].items()))}" if step.get("tags") else ""
     return (f"azcmagent connect: {name} in resource group {step['resource_group']} of subscription "
             f"{step['subscription_id']}, {step['location']}, tenant {step['tenant_id']}, {step['cloud']}{tags}{extra} "
