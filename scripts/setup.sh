@@ -76,4 +76,4 @@ ln -sfn "$ROOT" "$BUILD/collections/ansible_collections/defender/endpoint"
 # ansible-test fetches get-pip from a host that may be unreachable; serve it from ensurepip.
 "$VENV/bin/python" "$ROOT/scripts/ansible_test_pip_bootstrap.py"
 
-say "ready: $VENV ($("$VENV/bin/ansible" --version | head -1))"
+say "ready: $VENV ($("$VENV/bin/ansible" --version | sed -n 1p))"
