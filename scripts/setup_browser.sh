@@ -27,18 +27,9 @@ if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 
-[ "$(id -u)" = 0 ] || unavailable "not root, so ${missing[*]} cannot be installed (as root: apt-get install ${missing[*]})."
-command -v apt-get >/dev/null 2>&1 || unavailable "no apt-get on this machine to install ${missing[*]}."
-
-say "installing ${missing[*]} from Debian's packages"
-export DEBIAN_FRONTEND=noninteractive
-log="$ROOT/.build/setup-browser.log"
-if ! timeout 300 apt-get update -qq >"$log" 2>&1; then
-  unavailable "apt-get update failed ($(tail -n 1 "$log")); see $log."
-fi
-if ! timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
-  unavailable "apt-get install ${missing[*]} failed ($(tail -n 1 "$log")); see $log."
-fi
+# shellcheck source=scripts/apt_install.sh
+. "$ROOT/scripts/apt_install.sh"
+apt_install "$ROOT/.build/setup-browser.log" 900 "${missing[@]}"
 command -v chromium >/dev/null 2>&1 || unavailable "apt-get installed ${missing[*]} but no chromium command is on PATH."
 rm -f "$MARK"
 say "done"

@@ -37,16 +37,8 @@ fi
 mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
 
 [ "$(id -u)" = 0 ] || unavailable "not root, so ${packages[*]} cannot be installed (and the host needs root anyway)."
-command -v apt-get >/dev/null 2>&1 || unavailable "no apt-get on this machine to install ${packages[*]}."
-
-say "installing ${packages[*]} from Debian's packages"
-export DEBIAN_FRONTEND=noninteractive
-log="$ROOT/.build/setup-debian-host.log"
-if ! timeout 300 apt-get update -qq >"$log" 2>&1; then
-  unavailable "apt-get update failed ($(tail -n 1 "$log")); see $log."
-fi
-if ! timeout 600 apt-get install -y -qq --no-install-recommends "${packages[@]}" >>"$log" 2>&1; then
-  unavailable "apt-get install ${packages[*]} failed ($(tail -n 1 "$log")); see $log."
-fi
+# shellcheck source=scripts/apt_install.sh
+. "$ROOT/scripts/apt_install.sh"
+apt_install "$ROOT/.build/setup-debian-host.log" 600 "${packages[@]}"
 rm -f "$MARK"
 say "done"
