@@ -11,7 +11,6 @@ Arc section; a second run changes nothing; a --check run writes nothing; no secr
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
@@ -19,7 +18,7 @@ from azure_fake import SECRET, SUBSCRIPTION, TENANT, FakeAzure
 from azure_fake.harness import auth_args
 from azure_fake.server import machine_id
 from conftest import ROOT, Lab
-from windows_lab import inventory
+from windows_lab import inventory, play_recap
 
 import package_factory
 
@@ -42,11 +41,6 @@ FLEET = {
     "srv2022-offline": {"profile": "windows_server_2022", "faults": ["arc_network"]},
     "azvm2019": {"profile": "windows_server_2019", "state": {"azure_vm": True}},
 }
-
-
-def _recap(stdout: str) -> dict:
-    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-            for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", stdout, re.M)}
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +137,7 @@ def test_subscription_prerequisites_are_set_once(migrated):
 
 def test_second_run_changes_nothing(migrated):
     runs = migrated["runs"]
-    recap = _recap(runs["second"]["proc"].stdout)
+    recap = play_recap(runs["second"]["proc"].stdout)
     assert set(recap) >= set(FLEET), runs["second"]["proc"].stdout[-3000:]
     assert all(recap[h]["changed"] == 0 for h in FLEET), recap
     assert runs["second"]["report"]["summary"]["changed"] == 0

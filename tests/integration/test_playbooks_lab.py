@@ -13,7 +13,7 @@ import re
 import pytest
 
 from conftest import LAB, ROOT, Lab
-from windows_lab import inventory, secrets
+from windows_lab import fleet_files, inventory, play_recap, secrets
 
 import package_factory
 
@@ -24,17 +24,10 @@ FAILING = {"srv2012r2-unpatched", "srv2016-unsigned"}
 UNREACHABLE = {"srv2022-down"}
 
 
-def _recap(stdout: str) -> dict:
-    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-            for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", stdout, re.M)}
-
-
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     base = tmp_path_factory.mktemp("fleet")
-    packages = package_factory.write_set(str(base / "packages"))
-    fleet_vars = base / "fleet.json"
-    fleet_vars.write_text(json.dumps(package_factory.fleet_vars(packages)))
+    packages, fleet_vars = fleet_files(base)
     lab = Lab(base / "state")
     runs = {}
 
@@ -76,7 +69,7 @@ def test_onboard_takes_every_supported_host_to_onboarded(fleet):
     assert "Authenticode" in run["report"]["hosts"]["srv2016-unsigned"]["reason"]
     assert run["report"]["hosts"]["srv2016-thirdparty-av"]["av_running_mode"] == "passive"
     assert run["proc"].returncode == 4               # failed hosts (2) and an unreachable one (4): ansible says 4
-    recap = _recap(run["proc"].stdout)
+    recap = play_recap(run["proc"].stdout)
     assert recap["srv2016-unsigned"]["failed"] == 1 and recap["srv2012"]["failed"] == 0
     assert recap["srv2019"]["failed"] == 0 and recap["win7-sp1"]["failed"] == 0
     assert "report: " in run["proc"].stdout and "report.html" in run["proc"].stdout
@@ -84,7 +77,7 @@ def test_onboard_takes_every_supported_host_to_onboarded(fleet):
 
 def test_second_run_changes_nothing_across_the_fleet(fleet):
     lab, runs = fleet
-    recap = _recap(runs["onboard_again"]["proc"].stdout)
+    recap = play_recap(runs["onboard_again"]["proc"].stdout)
     assert recap and all(r["changed"] == 0 for r in recap.values()), recap
     assert runs["onboard_again"]["states"] == runs["onboard"]["states"]
     # One probe per converged host: mde_onboard plans from mde_info's read (assessment); no apply, except the
@@ -203,9 +196,7 @@ def small_runs(tmp_path_factory):
     """Runs on parts of the lab fleet: --limit to a group and to one host, and runs where every targeted host
     fails at the first step (the host is down): each must still write the report and publish the summary."""
     base = tmp_path_factory.mktemp("small")
-    packages = package_factory.write_set(str(base / "packages"))
-    fleet_vars = base / "fleet.json"
-    fleet_vars.write_text(json.dumps(package_factory.fleet_vars(packages)))
+    packages, fleet_vars = fleet_files(base)
     lab = Lab(base / "state")
 
     def run(name, playbook, *args):
@@ -232,7 +223,7 @@ def test_report_and_summary_survive_limit_to_a_group(small_runs):
     assert set(run["report"]["hosts"]) == LINUX                 # the limited hosts, nothing else
     assert set(_statuses(run["report"]).values()) == {"onboarded"}
     assert run["stats"]["mde_summary"] == run["report"]["summary"] and run["stats"]["mde_dry_run"] is False
-    assert set(_recap(run["proc"].stdout)) == LINUX              # localhost is not needed for the report
+    assert set(play_recap(run["proc"].stdout)) == LINUX              # localhost is not needed for the report
 
 
 def test_report_and_summary_survive_limit_to_one_host(small_runs):
@@ -251,7 +242,7 @@ def test_report_is_written_when_every_targeted_host_fails_at_the_first_step(smal
     assert row["status"] == "unreachable" and "did not answer" in row["reason"]   # the host's own message
     assert run["stats"]["mde_summary"] == run["report"]["summary"]
     assert run["proc"].returncode != 0                            # and the run still fails
-    assert _recap(run["proc"].stdout)["srv2022-down"]["failed"] == 1
+    assert play_recap(run["proc"].stdout)["srv2022-down"]["failed"] == 1
 
 
 def test_unreachable_hosts_stay_unreachable_for_ansible_beside_others(tmp_path, packages):
@@ -267,7 +258,7 @@ def test_unreachable_hosts_stay_unreachable_for_ansible_beside_others(tmp_path, 
     data = json.loads((report / "report.json").read_text())
     assert _statuses(data) == {"a-first": "onboarded", "b-down": "unreachable", "c-down": "unreachable"}
     assert "did not answer" in data["hosts"]["c-down"]["reason"]
-    recap = _recap(proc.stdout)
+    recap = play_recap(proc.stdout)
     assert recap["b-down"]["unreachable"] == 1 and recap["c-down"]["unreachable"] == 1
     assert proc.returncode == 4
 
@@ -283,7 +274,7 @@ def test_a_host_that_must_restart_fails_the_run_after_the_report(tmp_path, packa
     data = json.loads((report / "report.json").read_text())
     assert _statuses(data) == {"srv": "restart_required", "ok": "onboarded"}
     assert data["summary"]["needs_attention"] is True
-    recap = _recap(proc.stdout)
+    recap = play_recap(proc.stdout)
     assert proc.returncode == 2 and recap["srv"]["failed"] == 1 and recap["ok"]["failed"] == 0
     lab.reboot("srv")
     proc = lab.playbook(PLAYBOOKS / "onboard.yml", "-e", fleet, inventory=inv, MDE_REPORT_DIR=str(report))
@@ -302,5 +293,5 @@ def test_a_probe_failure_on_every_host_is_reported_with_its_message(tmp_path, pa
     assert set(data["hosts"]) == {"w", "l"}
     assert {r["status"] for r in data["hosts"].values()} <= {"probe_failed", "failed"}
     assert all(r["reason"] and "did not answer" not in r["reason"] for r in data["hosts"].values())
-    assert proc.returncode == 2 and all(r["failed"] == 1 for r in _recap(proc.stdout).values())
+    assert proc.returncode == 2 and all(r["failed"] == 1 for r in play_recap(proc.stdout).values())
     assert [c["operation"] for c in lab.executions("w")] == ["probe"]        # nothing after the failed read

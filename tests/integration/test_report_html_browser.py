@@ -14,8 +14,7 @@ import time
 import pytest
 
 from conftest import LAB, ROOT, Lab
-
-import package_factory
+from windows_lab import fleet_files
 
 PLAYBOOKS = ROOT / "playbooks"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -126,9 +125,7 @@ def _screenshot(tmp_path, page, name, capsys):
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
     base = tmp_path_factory.mktemp("html")
-    packages = package_factory.write_set(str(base / "packages"))
-    fleet_vars = base / "fleet.json"
-    fleet_vars.write_text(json.dumps(package_factory.fleet_vars(packages)))
+    packages, fleet_vars = fleet_files(base)
     lab = Lab(base / "state")
     small = base / "report-22"
     proc = lab.playbook(PLAYBOOKS / "onboard.yml", "-e", f"@{fleet_vars}", inventory=LAB / "inventory.yml",

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import ROOT, Lab, write_inventory
-from windows_lab import secrets
+from windows_lab import fleet_files, play_recap, secrets
 
 import package_factory
 
@@ -37,17 +37,10 @@ FLEET = {
 }
 
 
-def _recap(stdout: str) -> dict:
-    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-            for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", stdout, re.M)}
-
-
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
-    packages = package_factory.write_set(str(base / "packages"))
-    fleet_vars = base / "fleet.json"
-    fleet_vars.write_text(json.dumps(package_factory.fleet_vars(packages)))
+    packages, fleet_vars = fleet_files(base)
     inventory = write_inventory(base / "inventory.json", FLEET)
     runs = {}
     for name, args in (("check", ["--check"]), ("apply", [])):
@@ -56,7 +49,7 @@ def flow(tmp_path_factory):
         proc = lab.playbook(PLAYBOOKS / "report_flow.yml", "-e", f"@{fleet_vars}", *args, inventory=inventory,
                             MDE_REPORT_DIR=str(base / name))
         runs[name] = {"proc": proc, "dir": base / name, "report": json.loads((base / name / "report.json").read_text()),
-                      "recap": _recap(proc.stdout), "started": started, "lab": lab}
+                      "recap": play_recap(proc.stdout), "started": started, "lab": lab}
     return runs
 
 
@@ -228,9 +221,7 @@ def _wait_for(folder, pattern, proc, seconds=120.0):
 
 
 def test_a_killed_run_is_marked_and_the_next_report_lists_it(tmp_path):
-    packages = package_factory.write_set(str(tmp_path / "packages"))
-    fleet_vars = tmp_path / "fleet.json"
-    fleet_vars.write_text(json.dumps(package_factory.fleet_vars(packages)))
+    packages, fleet_vars = fleet_files(tmp_path)
     listener = _hanging_listener()
     port = listener.getsockname()[1]
     stuck = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": port,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 
 from conftest import LAB, ROOT, write_inventory
 
@@ -50,9 +51,23 @@ def secrets() -> list[str]:
     return found
 
 
+def fleet_files(base: pathlib.Path, name: str = "fleet.json") -> tuple[dict, pathlib.Path]:
+    """Fresh fake packages under base/packages and the fleet-wide variables naming them (for -e @file)."""
+    packages = package_factory.write_set(str(base / "packages"))
+    fleet_vars = base / name
+    fleet_vars.write_text(json.dumps(package_factory.fleet_vars(packages)))
+    return packages, fleet_vars
+
+
+def play_recap(stdout: str) -> dict:
+    """ansible-playbook's PLAY RECAP: {host: {ok, changed, unreachable, failed, skipped, rescued, ignored}}."""
+    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+            for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", stdout, re.M)}
+
+
 def dump(results: dict) -> str:
     return json.dumps(results, sort_keys=True)
 
 
 __all__ = ["LAB", "ONBOARD", "PASSIVE", "WORKSPACE", "SUPPORTED", "UNSUPPORTED", "onboard_args", "inventory",
-           "secrets", "dump"]
+           "secrets", "fleet_files", "play_recap", "dump"]
