@@ -10,6 +10,7 @@ import json
 
 from azure_fake.server import CLIENT_ID, SECRET, SUBSCRIPTION, TENANT, FakeAzure
 from conftest import ROOT
+from test_fault_matrix_lab import documented_faults
 from windows_lab import inventory
 
 PLAYBOOK = ROOT / "tests" / "integration" / "playbooks" / "module_per_host.yml"
@@ -63,6 +64,10 @@ def _applies(lab, host):
     return [c for c in lab.executions(host) if c.get("operation") == "apply"]
 
 
+def test_every_documented_agent_fault_has_a_case():
+    assert {fault for fault, _phrase in FAULTS.values()} == {f for f in documented_faults() if f.startswith("arc_")}
+
+
 def test_arc_connect_end_to_end_on_the_lab_with_the_fake_arm(lab, packages, tmp_path):
     fake = FakeAzure(tmp_path / "azure")
     fake.start()
@@ -97,6 +102,7 @@ def test_arc_connect_end_to_end_on_the_lab_with_the_fake_arm(lab, packages, tmp_
             assert result.get("failed") and phrase in result["msg"], (name, result)
             assert result["failed_step"] == "arc_connect" and "\n" not in result["msg"]
             assert _machine(fake, f"f-{name}") is None
+            assert lab.state(f"f-{name}")["arc"]["status"] != "Connected"   # no worse: nothing half-connected
 
         # The re-run: nothing to do, one remote execution per connected host.
         calls_before = {host: len(lab.executions(host)) for host in ("w19", "deb")}

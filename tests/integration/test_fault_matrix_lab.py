@@ -65,9 +65,15 @@ def _cases(p):
     }
 
 
-def _documented_faults() -> set[str]:
+def documented_faults() -> set[str]:
     section = LAB_README.read_text().split("## Faults", 1)[1].split("\n## ", 1)[0]
     return set(re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.MULTILINE))
+
+
+def _documented_faults() -> set[str]:
+    """The faults of this matrix: the agent's (arc_*) need the HTTPS fake ARM for the sign-in and have their own
+    matrix in test_arc_connect_lab.py (failure, host no worse, converges once cleared)."""
+    return {fault for fault in documented_faults() if not fault.startswith("arc_")}
 
 
 def _hosts(cases, with_faults=True):
