@@ -168,7 +168,7 @@ facts:
         Sense: &service
           description: The service's state and start type; C(null) when the service does not exist.
           type: dict
-          contains:
+          contains: &service_keys
             state:
               description: Lower case C(Win32_Service) state, for example C(running), C(stopped).
               type: str
@@ -403,13 +403,7 @@ facts:
         service:
           description: The C(HIMDS) service's state and start type; C(null) when not installed or absent.
           type: dict
-          contains: &service_keys
-            state:
-              description: Lower case C(Win32_Service) state, for example C(running), C(stopped).
-              type: str
-            start_type:
-              description: Lower case start mode, for example C(auto), C(manual), C(disabled).
-              type: str
+          contains: *service_keys
         show_error:
           description: The first line of C(azcmagent show -j) when it failed or printed no JSON; C(null) otherwise.
           type: str

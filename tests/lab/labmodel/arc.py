@@ -459,3 +459,17 @@ def disconnect(state: dict, step: dict, secrets: dict, faults) -> dict:
     _disconnected(arc)
     return _remember_error(arc, agent_record(0, ["INFO    Deleting resource from Azure...",
                                                  "INFO    Successfully disconnected the machine from Azure"], token))
+
+
+# ---- The agent's steps as both apply models call them (ctx: their Context, with state, secrets, faults, host) ----
+
+def arc_set_proxy(ctx, step: dict) -> dict:
+    return set_proxy(ctx.state, step)
+
+
+def arc_connect(ctx, step: dict) -> dict:
+    return connect(ctx.state, step, ctx.secrets, ctx.faults, ctx.host)
+
+
+def arc_disconnect(ctx, step: dict) -> dict:
+    return disconnect(ctx.state, step, ctx.secrets, ctx.faults)

@@ -11,6 +11,7 @@ import datetime
 import re
 
 from . import arc, linux
+from .arc import arc_connect, arc_disconnect, arc_set_proxy  # the same steps on both platforms
 
 ONBOARD_JSON = "/etc/opt/microsoft/mdatp/mdatp_onboard.json"
 OFFBOARD_JSON = "/etc/opt/microsoft/mdatp/mdatp_offboard.json"
@@ -162,18 +163,6 @@ def install_arc_agent(ctx: Context, step: dict) -> dict:
     if step.get("from_repository"):
         return arc.install_linux_repository(ctx.state, step, ctx.faults)
     return arc.install_linux_file(ctx.state, step, ctx.files(step["path"]))
-
-
-def arc_set_proxy(ctx: Context, step: dict) -> dict:
-    return arc.set_proxy(ctx.state, step)
-
-
-def arc_connect(ctx: Context, step: dict) -> dict:
-    return arc.connect(ctx.state, step, ctx.secrets, ctx.faults, ctx.host)
-
-
-def arc_disconnect(ctx: Context, step: dict) -> dict:
-    return arc.disconnect(ctx.state, step, ctx.secrets, ctx.faults)
 
 
 STEPS = {f.__name__: f for f in (setup_repository, install_package, remove_package, merge_managed_config,

@@ -14,6 +14,7 @@ import json
 import re
 
 from . import arc, windows
+from .arc import arc_connect, arc_disconnect, arc_set_proxy  # the same steps on both platforms
 
 # The lab's cloud: which Log Analytics workspace is the MDE workspace of which org.
 MDE_WORKSPACE_ORGS = {"11111111-2222-4333-8444-555555555555": "00000000-1111-4222-8333-444444444444"}
@@ -288,18 +289,6 @@ def install_arc_agent(ctx: Context, step: dict) -> dict:
             result.update(rc=3010, reboot_required=True)
         return result
     return _msiexec(ctx, run)
-
-
-def arc_set_proxy(ctx: Context, step: dict) -> dict:
-    return arc.set_proxy(ctx.state, step)
-
-
-def arc_connect(ctx: Context, step: dict) -> dict:
-    return arc.connect(ctx.state, step, ctx.secrets, ctx.faults, ctx.host)
-
-
-def arc_disconnect(ctx: Context, step: dict) -> dict:
-    return arc.disconnect(ctx.state, step, ctx.secrets, ctx.faults)
 
 
 STEPS = {f.__name__: f for f in (set_passive_mode, enable_defender_feature, install_msi, uninstall_msi, install_mma,
